@@ -1,0 +1,13 @@
+using NxMesh.Data;
+
+namespace NxMesh.Worker;
+
+internal static class Extensions
+{
+    public static void AddApplicationServices(this IHostApplicationBuilder builder)
+    {
+        builder.AddNpgsqlDbContext<NxMeshDbContext>(ConnectionNames.Database);
+        builder.AddRedisClient(ConnectionNames.Redis);
+        builder.Services.AddNxMeshDataProtection(builder.Configuration);
+    }
+}
