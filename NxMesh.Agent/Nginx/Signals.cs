@@ -1,0 +1,19 @@
+using System.Runtime.InteropServices;
+
+namespace NxMesh.Agent.Nginx;
+
+/// <summary>POSIX signals for an nginx master: QUIT stops gracefully, HUP reloads, TERM stops fast.</summary>
+internal static partial class Signals
+{
+    public const int Hup = 1;
+    public const int Quit = 3;
+    public const int Kill = 9;
+    public const int Term = 15;
+
+    public static bool Send(int pid, int signal) => kill(pid, signal) == 0;
+
+    public static bool IsAlive(int pid) => pid > 0 && kill(pid, 0) == 0;
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int kill(int pid, int sig);
+}

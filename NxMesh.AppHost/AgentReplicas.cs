@@ -1,0 +1,50 @@
+using System.Globalization;
+using NxMesh.AppHost.Local;
+
+namespace NxMesh.AppHost;
+
+public static class AgentReplicas
+{
+    private const string TokenPrefix = "nxmesh_agent_";
+
+    /// <summary>
+    /// N nginx+agent replicas. Local mode: the agent project as a process supervising its own nginx on
+    /// 127.0.0.(10+i). Container mode: the image built from NxMesh.Agent/Dockerfile (nginx + agent).
+    /// </summary>
+    public static void AddAgentReplicas(this IDistributedApplicationBuilder builder, ControlPlane controlPlane, Stores stores, FleetSettings settings, FleetMode mode)
+    {
+        var grpc = controlPlane.AgentHub.GetEndpoint("grpc");
+        for (var i = 1; i <= settings.AgentReplicas; i++)
+        {
+            if (mode == FleetMode.Local)
+            {
+                var state = stores.LocalData!.AgentState(i);
+                Directory.CreateDirectory(state);
+                builder.AddProject<Projects.NxMesh_Agent>(ResourceNames.Agent(i))
+                    .WithEnvironment("Agent__StateDirectory", state)
+                    .WithEnvironment("Agent__NginxBinary", settings.NginxBinary)
+                    .WithEnvironment("Agent__ListenAddress", settings.AgentAddress(i))
+                    .WithEnvironment("Agent__PortOffset", settings.EffectiveAgentPortOffset.ToString(CultureInfo.InvariantCulture))
+                    .WithEnvironment("Agent__StubStatusPort", LocalDataDirectory.FreeTcpPort().ToString(CultureInfo.InvariantCulture))
+                    .WithEnvironment("Agent__DeploymentMode", "standalone")
+                    .WithEnvironment("Agent__RegistrationToken", RegistrationToken(stores, i))
+                    .WithEnvironment("Agent__Labels__replica", i.ToString(CultureInfo.InvariantCulture))
+                    .WithEnvironment("Agent__MasterUrl", grpc)
+                    .WaitFor(controlPlane.AgentHub);
+            }
+            else
+            {
+                builder.AddDockerfile(ResourceNames.Agent(i), "..", "NxMesh.Agent/Dockerfile")
+                    .WithEnvironment("Agent__DeploymentMode", "docker_sidecar")
+                    .WithEnvironment("Agent__Labels__replica", i.ToString(CultureInfo.InvariantCulture))
+                    .WithEnvironment("Agent__MasterUrl", grpc)
+                    .WithHttpEndpoint(targetPort: 80, name: "http")
+                    .WaitFor(controlPlane.AgentHub);
+            }
+        }
+    }
+
+    /// <summary>Local mode: a replica's enrollment token, generated once and kept in the local data folder.</summary>
+    public static string RegistrationToken(Stores stores, int index) =>
+        stores.LocalData!.Secret($"{ResourceNames.Agent(index)}-registration-token", () => LocalDataDirectory.RandomToken(TokenPrefix));
+}

@@ -1,0 +1,76 @@
+using System.Globalization;
+
+namespace NxMesh.AppHost;
+
+public sealed record ControlPlane(
+    IResourceBuilder<ProjectResource> Api,
+    IResourceBuilder<ProjectResource> AgentHub,
+    IResourceBuilder<ProjectResource> Worker);
+
+public static class ControlPlaneExtensions
+{
+    /// <summary>Local defaults of the bootstrap admin, overridable as Parameters__admin-email / Parameters__admin-password.</summary>
+    public const string DefaultAdminEmail = "admin@nxmesh.local";
+    public const string DefaultAdminPassword = "nxmesh-admin";
+    public const string LocalOrganizationSlug = "local";
+    public const string LocalWorkspaceSlug = "default";
+
+    /// <summary>The migration service (runs once), then Api, AgentHub and Worker, which wait for its completion.</summary>
+    public static ControlPlane AddControlPlane(this IDistributedApplicationBuilder builder, Stores stores, FleetSettings settings, FleetMode mode)
+    {
+        var adminEmail = builder.AddParameter("admin-email", builder.Configuration["Parameters:admin-email"] ?? DefaultAdminEmail);
+        var adminPassword = builder.AddParameter("admin-password", builder.Configuration["Parameters:admin-password"] ?? DefaultAdminPassword, secret: true);
+
+        var migrator = builder.AddProject<Projects.NxMesh_MigrationService>(ResourceNames.Migrator)
+            .WithStores(stores, redis: false)
+            .WithEnvironment("Bootstrap__AdminEmail", adminEmail)
+            .WithEnvironment("Bootstrap__AdminPassword", adminPassword);
+        if (mode == FleetMode.Local)
+        {
+            migrator
+                .WithEnvironment("Bootstrap__OrganizationName", "Local")
+                .WithEnvironment("Bootstrap__OrganizationSlug", LocalOrganizationSlug)
+                .WithEnvironment("Bootstrap__WorkspaceName", "Default")
+                .WithEnvironment("Bootstrap__WorkspaceSlug", LocalWorkspaceSlug);
+            for (var i = 1; i <= settings.AgentReplicas; i++)
+            {
+                migrator
+                    .WithEnvironment($"Bootstrap__Agents__{i - 1}__Name", ResourceNames.Agent(i))
+                    .WithEnvironment($"Bootstrap__Agents__{i - 1}__Token", AgentReplicas.RegistrationToken(stores, i))
+                    .WithEnvironment($"Bootstrap__Agents__{i - 1}__Labels__replica", i.ToString(CultureInfo.InvariantCulture))
+                    .WithEnvironment($"Bootstrap__Agents__{i - 1}__Labels__env", "local");
+            }
+        }
+
+        var api = builder.AddProject<Projects.NxMesh_Api>(ResourceNames.Api)
+            .WithStores(stores, redis: true)
+            .WaitForCompletion(migrator)
+            .WithHttpHealthCheck("/health");
+
+        var agentHub = builder.AddProject<Projects.NxMesh_AgentHub>(ResourceNames.AgentHub)
+            .WithStores(stores, redis: true)
+            .WaitForCompletion(migrator)
+            .WithHttpHealthCheck("/health", endpointName: "http");
+
+        var worker = builder.AddProject<Projects.NxMesh_Worker>(ResourceNames.Worker)
+            .WithStores(stores, redis: true)
+            .WaitForCompletion(migrator)
+            .WithHttpHealthCheck("/health");
+
+        return new ControlPlane(api, agentHub, worker);
+    }
+
+    private static IResourceBuilder<ProjectResource> WithStores(this IResourceBuilder<ProjectResource> project, Stores stores, bool redis)
+    {
+        project.WithReference(stores.Database).WithEnvironment("DataProtection__KeyEncryptionKey", stores.KeyEncryptionKey);
+        if (redis)
+        {
+            project.WithReference(stores.Redis);
+        }
+        foreach (var target in stores.WaitTargets)
+        {
+            project.WaitFor(target);
+        }
+        return project;
+    }
+}

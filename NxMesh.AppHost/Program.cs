@@ -1,0 +1,17 @@
+using Microsoft.Extensions.Configuration;
+using NxMesh.AppHost;
+
+var builder = DistributedApplication.CreateBuilder(args);
+
+var settings = builder.Configuration.GetSection("NxMesh").Get<FleetSettings>() ?? new FleetSettings();
+var mode = settings.ResolveMode();
+
+var stores = mode == FleetMode.Local
+    ? builder.AddLocalStores(settings)
+    : builder.AddContainerStores();
+
+var controlPlane = builder.AddControlPlane(stores, settings, mode);
+
+builder.AddAgentReplicas(controlPlane, stores, settings, mode);
+
+builder.Build().Run();

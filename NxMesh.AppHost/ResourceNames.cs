@@ -1,0 +1,18 @@
+namespace NxMesh.AppHost;
+
+/// <summary>Resource names, spelled once for the AppHost model and the tests.</summary>
+public static class ResourceNames
+{
+    public const string Postgres = "postgres";
+    public const string Database = "nxmesh";
+    public const string Redis = "redis";
+    /// <summary>Local mode: the redis-server process behind the "redis" connection string.</summary>
+    public const string RedisServer = "redis-server";
+    public const string Migrator = "migrator";
+    public const string Api = "api";
+    public const string AgentHub = "agenthub";
+    public const string Worker = "worker";
+
+    /// <summary>Agent replica i (1-based).</summary>
+    public static string Agent(int index) => $"agent-{index}";
+}
