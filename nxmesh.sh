@@ -55,7 +55,7 @@ case "${1:-}" in
     ensure_packages
     shift
     dotnet build NxMesh.sln -warnaserror -nologo -v q
-    exec dotnet test NxMesh.sln --no-build --nologo --logger "console;verbosity=normal" "$@"
+    exec dotnet test NxMesh.sln --no-build --nologo -m:1 --logger "console;verbosity=normal" "$@"
     ;;
   manifest)
     shift
