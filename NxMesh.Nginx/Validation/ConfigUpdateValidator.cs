@@ -15,6 +15,10 @@ public static class ConfigUpdateValidator
     public static IReadOnlyList<ValidationIssue> Validate(ConfigUpdate update)
     {
         var issues = new List<ValidationIssue>();
+        if (update.ConfigId.Length > 128 || !update.ConfigId.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'))
+        {
+            issues.Add(new("config_id", ValidationCodes.InvalidFormat, "config_id is at most 128 letters, digits, '-', '_' or '.' (a SHA-256 in hex)"));
+        }
         var upstreamIds = new HashSet<string>(StringComparer.Ordinal);
         for (var i = 0; i < update.Upstreams.Count; i++)
         {
@@ -164,6 +168,10 @@ public static class ConfigUpdateValidator
         if (certificate.Id.Length > 0 && certificate.Id != id)
         {
             issues.Add(new(field + ".id", ValidationCodes.InvalidFormat, "the certificate id must equal its map key"));
+        }
+        if (certificate.Domain.Length > 0)
+        {
+            issues.AddRange(NginxValidation.ServerName(certificate.Domain, field + ".domain").Take(1));
         }
         if (string.IsNullOrEmpty(certificate.CertificatePem) || string.IsNullOrEmpty(certificate.PrivateKeyPem))
         {

@@ -48,6 +48,8 @@ public sealed class ConfigUpdateValidatorTests
         { "duplicate location", u => u.VirtualHosts[0].Locations[1].Path = "^~ /api", "virtual_hosts[0].locations[1].path", ValidationCodes.Conflict },
         { "duplicate vhost id", u => u.VirtualHosts[1].Id = "vh1", "virtual_hosts[1].id", ValidationCodes.Conflict },
         { "regex location with URI", u => u.VirtualHosts[0].Locations[1].Path = "~ ^/health$", "virtual_hosts[0].locations[1].proxy_pass", ValidationCodes.NotAllowed },
+        { "config id", u => u.ConfigId = "abc\n# injected", "config_id", ValidationCodes.InvalidFormat },
+        { "certificate domain", u => u.Certificates["cert1"].Domain = "a.test;", "certificates.cert1.domain", ValidationCodes.InvalidFormat },
         { "display name", u => u.VirtualHosts[0].Name = "a\u0007b", "virtual_hosts[0].name", ValidationCodes.InvalidFormat },
     };
 
