@@ -106,4 +106,26 @@ public sealed class ConfigUpdateValidatorTests
         update.VirtualHosts[0].Locations.Add(new Location { Path = "= /ping", CustomDirectives = { ["return"] = "200 pong" } });
         Assert.Empty(ConfigUpdateValidator.Validate(update));
     }
+
+    [Fact]
+    public void Single_resources_validate_with_request_relative_paths_and_no_references()
+    {
+        var sample = SampleConfigs.Valid();
+        var upstream = sample.Upstreams[0].Clone();
+        upstream.Id = "";
+        Assert.Empty(ConfigUpdateValidator.ValidateUpstream(upstream));
+        upstream.Servers[1].Address = "bad address";
+        Assert.Equal("servers[1].address", Assert.Single(ConfigUpdateValidator.ValidateUpstream(upstream)).Field);
+
+        var vhost = sample.VirtualHosts[0].Clone();
+        vhost.Id = "";
+        vhost.Locations[0].UpstreamId = "not-checked-here";
+        Assert.Empty(ConfigUpdateValidator.ValidateVirtualHost(vhost));
+        vhost.Http2Enabled = true;
+        vhost.Locations[1].CustomHeaders.Add(new Header { Name = "X", Value = "$nope" });
+        Assert.Equal(["locations[1].custom_headers[0].value", "http2_enabled"], ConfigUpdateValidator.ValidateVirtualHost(vhost).Select(i => i.Field));
+
+        Assert.Equal("locations[2].custom_directives.include",
+            Assert.Single(ConfigUpdateValidator.ValidateLocation(new Location { Path = "/", UpstreamId = "u", CustomDirectives = { ["include"] = "x" } }, "locations[2]")).Field);
+    }
 }
