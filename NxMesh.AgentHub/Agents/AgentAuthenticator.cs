@@ -57,26 +57,32 @@ internal sealed class AgentAuthenticator(NxMeshDbContext db, TimeProvider time)
         {
             return new Enrollment(false, Guid.Empty, null, [], refusal);
         }
-        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-        // Conditional: of two concurrent enrollments with one token, exactly one wins.
-        var claimed = await db.RegistrationTokens
-            .Where(t => t.Id == found!.Id && t.UsedAt == null && t.RevokedAt == null && t.ExpiresAt > now)
-            .ExecuteUpdateAsync(s => s.SetProperty(t => t.UsedAt, now), cancellationToken);
-        if (claimed == 0)
+        // The retrying execution strategy (Aspire's default) runs the whole transaction as one retriable unit.
+        var strategy = db.Database.CreateExecutionStrategy();
+        return await strategy.ExecuteAsync(async () =>
         {
-            return new Enrollment(false, Guid.Empty, null, [], "The registration token has already been used.");
-        }
-        var agentExists = await db.Agents.Where(a => a.Id == found!.AgentId)
-            .ExecuteUpdateAsync(s => s.SetProperty(a => a.EnrolledAt, now), cancellationToken);
-        if (agentExists == 0)
-        {
-            return new Enrollment(false, Guid.Empty, null, [], "The agent of this registration token no longer exists.");
-        }
-        var credential = Secrets.NewSecret(CredentialPrefix);
-        db.AgentCredentials.Add(new AgentCredential { AgentId = found!.AgentId, SecretHash = Secrets.Hash(credential), CreatedAt = now });
-        await db.SaveChangesAsync(cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
-        return new Enrollment(true, found.AgentId, credential, found.Labels, null);
+            db.ChangeTracker.Clear();
+            await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+            // Conditional: of two concurrent enrollments with one token, exactly one wins.
+            var claimed = await db.RegistrationTokens
+                .Where(t => t.Id == found!.Id && t.UsedAt == null && t.RevokedAt == null && t.ExpiresAt > now)
+                .ExecuteUpdateAsync(s => s.SetProperty(t => t.UsedAt, now), cancellationToken);
+            if (claimed == 0)
+            {
+                return new Enrollment(false, Guid.Empty, null, [], "The registration token has already been used.");
+            }
+            var agentExists = await db.Agents.Where(a => a.Id == found!.AgentId)
+                .ExecuteUpdateAsync(s => s.SetProperty(a => a.EnrolledAt, now), cancellationToken);
+            if (agentExists == 0)
+            {
+                return new Enrollment(false, Guid.Empty, null, [], "The agent of this registration token no longer exists.");
+            }
+            var credential = Secrets.NewSecret(CredentialPrefix);
+            db.AgentCredentials.Add(new AgentCredential { AgentId = found!.AgentId, SecretHash = Secrets.Hash(credential), CreatedAt = now });
+            await db.SaveChangesAsync(cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+            return new Enrollment(true, found.AgentId, credential, found.Labels, null);
+        });
     }
 
     public static RpcException Unauthenticated(string message) => new(new Status(StatusCode.Unauthenticated, message));

@@ -123,9 +123,18 @@ internal sealed class AgentStreamService(
         finally
         {
             var reason = connection.CloseReason;
-            connection.Close(DisconnectReasons.ConnectionClosed);
             registry.Remove(connection);
             await commands.DetachAsync(connection);
+            // Let queued messages (e.g. the Error answering a protocol violation) go out, briefly.
+            connection.Complete();
+            try
+            {
+                await writer.WaitAsync(TimeSpan.FromSeconds(2));
+            }
+            catch (TimeoutException)
+            {
+            }
+            connection.Close(DisconnectReasons.ConnectionClosed);
             await writer;
             await MarkOfflineAsync(connection, reason == "replaced" ? null : lifetime.ApplicationStopping.IsCancellationRequested
                 ? DisconnectReasons.Shutdown
@@ -142,7 +151,7 @@ internal sealed class AgentStreamService(
             if (message.AgentId.Length > 0 && message.AgentId != expectedId)
             {
                 connection.TryEnqueue(ErrorMessage("AGENT_ID_MISMATCH", "agent_id does not match the authenticated agent."));
-                connection.Close(DisconnectReasons.ProtocolError);
+                connection.End(DisconnectReasons.ProtocolError);
                 return;
             }
             switch (message.PayloadCase)

@@ -74,6 +74,16 @@ internal sealed class AgentConnection : IDisposable
         return false;
     }
 
+    /// <summary>No more messages: the writer sends what is queued, then ends.</summary>
+    public void Complete() => _outgoing.Writer.TryComplete();
+
+    /// <summary>Ends the stream after what is queued has been sent (answering a protocol violation).</summary>
+    public void End(string reason)
+    {
+        Interlocked.CompareExchange(ref _closeReason, reason, null);
+        Complete();
+    }
+
     public void Close(string reason)
     {
         Interlocked.CompareExchange(ref _closeReason, reason, null);

@@ -52,6 +52,11 @@ internal sealed class OutboxRelay(IServiceScopeFactory scopes, IConnectionMultip
     {
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<NxMeshDbContext>();
+        return await db.Database.CreateExecutionStrategy().ExecuteAsync(() => RelayBatchAsync(db, cancellationToken));
+    }
+
+    private async Task<int> RelayBatchAsync(NxMeshDbContext db, CancellationToken cancellationToken)
+    {
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         var rows = await db.Database.SqlQuery<OutboxRow>($"""
             UPDATE outbox o SET processed_at = now()
