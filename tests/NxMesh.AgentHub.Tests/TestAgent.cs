@@ -119,9 +119,12 @@ public sealed class TestAgent : IAsyncDisposable
     public async Task<ConfigUpdate> ConfigUpdateAsync(TimeSpan? timeout = null) =>
         (await NextAsync(m => m.ConfigUpdate is not null, timeout, "config update")).ConfigUpdate;
 
-    /// <summary>True when no message matching <paramref name="match"/> arrives within <paramref name="window"/>.</summary>
+    /// <summary>True when no new message matching <paramref name="match"/> arrives within <paramref name="window"/>.</summary>
     public async Task<bool> NothingAsync(Func<MasterMessage, bool> match, TimeSpan window)
     {
+        while (_inbox.Reader.TryRead(out _))
+        {
+        }
         try
         {
             await NextAsync(match, window);
