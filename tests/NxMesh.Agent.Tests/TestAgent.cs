@@ -68,7 +68,7 @@ internal sealed class TestAgent : IAsyncDisposable
         stateDirectory ??= Path.Combine(Path.GetTempPath(), "nxmesh-agent-" + Guid.NewGuid().ToString("N")[..12]);
         var basePort = Ports.Free();
         var stub = stubPort ?? Ports.Free();
-        var renderer = new TestRenderer(stub);
+        var renderer = new TestRenderer(stub, basePort);
         string[] flags =
         [
             "--state-dir", stateDirectory,
