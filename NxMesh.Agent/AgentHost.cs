@@ -54,6 +54,7 @@ public static class AgentHost
     private static void AddNginxControl(this HostApplicationBuilder builder)
     {
         builder.Services.AddSingleton<NginxLayout>();
+        builder.Services.AddSingleton<NginxBuild>();
         builder.Services.AddSingleton<NginxGate>();
         builder.Services.AddSingleton<ConfigChecker>();
         builder.Services.AddSingleton<NginxReloader>();

@@ -100,6 +100,7 @@ public sealed class AgentOptions
         ListenAddress = ListenAddress,
         PrivilegedPortOffset = PortOffset,
         StubStatusPort = StubStatusPort,
+        AllowedRootDirectories = [.. AllowedRoots.Select(r => Path.GetFullPath(r))],
     };
 
     public static readonly string[] DeploymentModes = ["standalone", "docker_sidecar", "kubernetes_sidecar"];

@@ -9,6 +9,7 @@ using Microsoft.Extensions.Options;
 using NxMesh.Agent.Apply;
 using NxMesh.Agent.Commands;
 using NxMesh.Agent.Health;
+using NxMesh.Agent.Nginx;
 using NxMesh.Protocol.V1;
 
 namespace NxMesh.Agent.Master;
@@ -33,10 +34,11 @@ internal sealed partial class MasterConnection : BackgroundService
     private readonly HealthCollector _health;
     private readonly ILogger<MasterConnection> _logger;
     private readonly Backoff _backoff;
+    private readonly NginxBuild _build;
 
     public MasterConnection(
         IOptions<AgentOptions> options, AgentIdentityStore identities, AgentOutbox outbox, ConfigApplier applier, CommandHandler commands,
-        HealthCollector health, ILogger<MasterConnection> logger, Backoff? backoff = null)
+        HealthCollector health, NginxBuild build, ILogger<MasterConnection> logger, Backoff? backoff = null)
     {
         _options = options.Value;
         _identities = identities;
@@ -46,6 +48,7 @@ internal sealed partial class MasterConnection : BackgroundService
         _health = health;
         _logger = logger;
         _backoff = backoff ?? Backoff.Default();
+        _build = build;
     }
 
     /// <summary>Connected and registered right now.</summary>
@@ -224,6 +227,7 @@ internal sealed partial class MasterConnection : BackgroundService
                 _ => DeploymentMode.Standalone,
             },
         };
+        request.Capabilities.AddRange(_build.Capabilities.Names());
         foreach (var (key, value) in _options.Labels)
         {
             request.Labels[key] = value;

@@ -24,6 +24,33 @@ internal static class NginxProcesses
         return children;
     }
 
+    /// <summary>
+    /// nginx processes (master, workers, cache processes) holding <paramref name="file"/> open — the prefix's error
+    /// log identifies the processes of one nginx installation, including workers orphaned by a killed master.
+    /// </summary>
+    public static List<int> HoldingFile(string file)
+    {
+        var holders = new List<int>();
+        foreach (var directory in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(directory), NumberStyles.None, CultureInfo.InvariantCulture, out var pid) || !IsNginx(pid))
+            {
+                continue;
+            }
+            try
+            {
+                if (Directory.EnumerateFileSystemEntries(Path.Combine(directory, "fd")).Any(fd => new FileInfo(fd).LinkTarget == file))
+                {
+                    holders.Add(pid);
+                }
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+            }
+        }
+        return holders;
+    }
+
     /// <summary>Workers that are not shutting down (an old generation draining is titled "worker process is shutting down").</summary>
     public static bool IsActiveWorker(int pid) => Title(pid) is { } title
         && title.Contains("worker process", StringComparison.Ordinal)

@@ -73,6 +73,12 @@ internal sealed partial class SupervisedNginx(IOptions<AgentOptions> options, Ng
         {
             await NginxStopping.TerminateAsync(pid, graceful, timeout, () => !Signals.IsAlive(pid));
         }
+        // Until the supervisor has seen the exit as deliberate, a following start could be mistaken for a crash.
+        var deadline = Stopwatch.GetTimestamp() + (5 * Stopwatch.Frequency);
+        while (_process is not null && Stopwatch.GetTimestamp() < deadline)
+        {
+            await Task.Delay(10, CancellationToken.None);
+        }
     }
 
     public async Task RestartAsync(bool force, CancellationToken cancellationToken)
@@ -95,19 +101,20 @@ internal sealed partial class SupervisedNginx(IOptions<AgentOptions> options, Ng
         await _stopping.CancelAsync();
         if (_loop is not null)
         {
-            await _loop.ContinueWith(_ => { }, TaskScheduler.Default);
+            await _loop.ContinueWith(_ => { }, TaskScheduler.Default).WaitAsync(TimeSpan.FromSeconds(10)).ContinueWith(_ => { }, TaskScheduler.Default);
         }
     }
 
     /// <summary>Kills a master left behind by a killed agent (found through the pid file), with its workers.</summary>
     public async Task StopStaleMasterAsync()
     {
-        if (layout.ReadLivePid() is not { } pid || !NginxProcesses.IsNginx(pid))
+        if (layout.ReadLivePid() is { } pid && NginxProcesses.IsNginx(pid))
         {
-            return;
+            LogStaleMaster(pid);
+            await NginxStopping.TerminateAsync(pid, graceful: true, TimeSpan.FromSeconds(_options.StopTimeoutSeconds), () => !Signals.IsAlive(pid));
         }
-        LogStaleMaster(pid);
-        await NginxStopping.TerminateAsync(pid, graceful: true, TimeSpan.FromSeconds(_options.StopTimeoutSeconds), () => !Signals.IsAlive(pid));
+        // Workers whose master was killed together with an earlier agent still hold the listening sockets.
+        NginxStopping.KillOrphans(NginxProcesses.HoldingFile(layout.ErrorLog));
     }
 
     private async Task SuperviseAsync(CancellationToken stopping)
@@ -177,11 +184,13 @@ internal sealed partial class SupervisedNginx(IOptions<AgentOptions> options, Ng
                     }
                 }
             }
-            process.WaitForExit();
+            // Not WaitForExit(): it waits for the output pipes, which orphaned workers may hold open.
             var exitCode = process.ExitCode;
+            // Read the intent before acknowledging the exit: StopAsync waits for the acknowledgement.
+            var wanted = _wanted;
             _process = null;
             process.Dispose();
-            if (!_wanted)
+            if (!wanted)
             {
                 LogStopped(exitCode);
                 facts.Record(LocalFacts.NginxStopped, new Dictionary<string, string> { ["exit_code"] = exitCode.ToString(CultureInfo.InvariantCulture) });
@@ -190,7 +199,7 @@ internal sealed partial class SupervisedNginx(IOptions<AgentOptions> options, Ng
                 continue;
             }
 
-            NginxStopping.KillOrphans(_lastWorkers);
+            NginxStopping.KillOrphans(_lastWorkers.Union(NginxProcesses.HoldingFile(layout.ErrorLog)));
             _lastWorkers = [];
             if (Stopwatch.GetElapsedTime(startedAt) > StableRunTime)
             {

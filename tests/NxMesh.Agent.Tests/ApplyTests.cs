@@ -20,8 +20,13 @@ public sealed class ApplyTests
         await using var agent = await TestAgent.StartAsync();
         var port = Ports.Free();
         var update = TestRenderer.Update(1, (port, upstream.Address));
+        await using var probe = BackgroundProbe.Start(new Uri($"http://127.0.0.1:{agent.BasePort}/"), HttpStatusCode.NotFound);
+        await Wait.UntilAsync(() => Task.FromResult(probe.Successes > 5), TimeSpan.FromSeconds(10), "the probe to get answers");
 
         var statuses = await agent.ApplyAsync(update);
+        var answered = probe.Successes;
+        await Wait.UntilAsync(() => Task.FromResult(probe.Successes > answered + 5), TimeSpan.FromSeconds(10), "answers after the apply");
+        var (_, failures) = await probe.StopAsync();
 
         Assert.Equal(Succeeded, statuses.Select(s => s.Status));
         Assert.All(statuses, s => Assert.Equal((update.ConfigId, 1L), (s.ConfigId, s.Version)));
@@ -29,6 +34,7 @@ public sealed class ApplyTests
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
         Assert.Equal("app-one", await http.GetStringAsync($"http://127.0.0.1:{port}/hello"));
         Assert.Contains(upstream.Requests, r => r.StartsWith("GET /hello ", StringComparison.Ordinal));
+        Assert.Empty(failures);
 
         var report = await agent.Services.GetRequiredService<HealthCollector>().CollectAsync(CancellationToken.None);
         Assert.Equal((update.ConfigId, 1L), (report.ConfigChecksum, report.ConfigVersion));
@@ -47,13 +53,14 @@ public sealed class ApplyTests
         var release = agent.ActiveRelease;
         var errorLog = await File.ReadAllTextAsync(agent.ErrorLog);
         await using var probe = BackgroundProbe.Start(new Uri($"http://127.0.0.1:{port}/"));
-        await Task.Delay(200);
+        await Wait.UntilAsync(() => Task.FromResult(probe.Successes > 5), TimeSpan.FromSeconds(10), "the probe to get answers");
 
         var bad = TestRenderer.Update(2, (port, upstream.Address), (Ports.Free(), upstream.Address));
         bad.VirtualHosts[1].CustomDirectives["no_such_directive"] = "on";
         bad.ConfigId = TestRenderer.Checksum(bad);
         var statuses = await agent.ApplyAsync(bad);
-        await Task.Delay(300);
+        var answered = probe.Successes;
+        await Wait.UntilAsync(() => Task.FromResult(probe.Successes > answered + 5), TimeSpan.FromSeconds(10), "answers after the apply");
         var (successes, failures) = await probe.StopAsync();
 
         Assert.Equal([ConfigApplyStatus.Pending, ConfigApplyStatus.Validating, ConfigApplyStatus.Failed], statuses.Select(s => s.Status));
@@ -80,11 +87,12 @@ public sealed class ApplyTests
         squatter.Start();
         var taken = ((IPEndPoint)squatter.LocalEndpoint).Port;
         await using var probe = BackgroundProbe.Start(new Uri($"http://127.0.0.1:{port}/"));
-        await Task.Delay(200);
+        await Wait.UntilAsync(() => Task.FromResult(probe.Successes > 5), TimeSpan.FromSeconds(10), "the probe to get answers");
 
         var conflicting = TestRenderer.Update(2, (port, upstream.Address), (taken, upstream.Address));
         var statuses = await agent.ApplyAsync(conflicting);
-        await Task.Delay(300);
+        var answered = probe.Successes;
+        await Wait.UntilAsync(() => Task.FromResult(probe.Successes > answered + 5), TimeSpan.FromSeconds(10), "answers after the apply");
         var (successes, failures) = await probe.StopAsync();
 
         Assert.Equal([ConfigApplyStatus.Pending, ConfigApplyStatus.Validating, ConfigApplyStatus.Applying, ConfigApplyStatus.RolledBack], statuses.Select(s => s.Status));

@@ -63,12 +63,13 @@ internal sealed class TestAgent : IAsyncDisposable
     public string ErrorLog => Path.Combine(Prefix, "logs", "error.log");
 
     public static async Task<TestAgent> StartAsync(
-        string? stateDirectory = null, int? stubPort = null, bool keepState = false, bool record = true, params string[] extraFlags)
+        string? stateDirectory = null, int? stubPort = null, bool keepState = false, bool record = true, bool productionRenderer = false,
+        params string[] extraFlags)
     {
         stateDirectory ??= Path.Combine(Path.GetTempPath(), "nxmesh-agent-" + Guid.NewGuid().ToString("N")[..12]);
         var basePort = Ports.Free();
         var stub = stubPort ?? Ports.Free();
-        var renderer = new TestRenderer(stub);
+        var renderer = new TestRenderer(stub, basePort);
         string[] flags =
         [
             "--state-dir", stateDirectory,
@@ -88,7 +89,10 @@ internal sealed class TestAgent : IAsyncDisposable
         var commandLine = AgentCommandLine.Parse(flags, new Hashtable());
         Assert.Empty(commandLine.Errors);
         var builder = AgentHost.CreateBuilder(commandLine);
-        builder.Services.AddSingleton<IConfigRenderer>(renderer);
+        if (!productionRenderer)
+        {
+            builder.Services.AddSingleton<IConfigRenderer>(renderer);
+        }
         var host = builder.Build();
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         await host.StartAsync(timeout.Token);

@@ -9,9 +9,10 @@ namespace NxMesh.Agent.Tests;
 /// <summary>
 /// A hand-written stand-in for the shared renderer (built elsewhere): each virtual host becomes one server on
 /// 127.0.0.1:listen_port proxying to its first location's proxy_pass; custom directives are pasted verbatim (so a
-/// test can hand nginx something it rejects); certificates become conf/certs/{id}.pem and .key (secret).
+/// test can hand nginx something it rejects); certificates become conf/certs/{id}.pem and .key (secret). Like the real
+/// renderer it keeps the default server (404) on the agent's port 80 (+ offset) and stub_status on loopback.
 /// </summary>
-internal sealed class TestRenderer(int stubPort) : IConfigRenderer
+internal sealed class TestRenderer(int stubPort, int basePort) : IConfigRenderer
 {
     public int Renders { get; private set; }
 
@@ -44,6 +45,7 @@ internal sealed class TestRenderer(int stubPort) : IConfigRenderer
             }
             servers.Append("    }\n");
         }
+        servers.Append(CultureInfo.InvariantCulture, $"    server {{ listen 127.0.0.1:{basePort} default_server; return 404; }}\n");
         return new RenderedConfig(MainConfig(stubPort, servers.ToString()), files, []);
     }
 
