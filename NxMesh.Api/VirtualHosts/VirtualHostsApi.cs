@@ -92,13 +92,7 @@ public static class VirtualHostsApi
         vhost.TargetAgents = valid.TargetAgents;
         if (patch.Has("locations"))
         {
-            // Replaced as a whole: the old rows are deleted (orphans of a required relationship), the new inserted.
-            vhost.Locations.Clear();
-            foreach (var location in valid.Locations)
-            {
-                location.VirtualHostId = vhost.Id;
-                vhost.Locations.Add(location);
-            }
+            ReplaceLocations(vhost, valid.Locations);
         }
         vhost.UpdatedAt = DateTimeOffset.UtcNow;
         var after = VirtualHostResponse.From(vhost);
@@ -116,6 +110,40 @@ public static class VirtualHostsApi
         db.VirtualHosts.Remove(vhost);
         await db.SaveChangesAsync(cancellationToken);
         return TypedResults.NoContent();
+    }
+
+    /// <summary>
+    /// Replaces the locations as a whole list. Rows are updated in place by position and the surplus deleted, since
+    /// deleting and re-inserting the same (virtual_host_id, position) in one SaveChanges trips the unique index.
+    /// </summary>
+    private static void ReplaceLocations(VirtualHost vhost, List<VirtualHostLocation> locations)
+    {
+        var existing = vhost.Locations.OrderBy(l => l.Position).ToList();
+        for (var i = 0; i < locations.Count; i++)
+        {
+            var source = locations[i];
+            if (i < existing.Count)
+            {
+                var target = existing[i];
+                target.Path = source.Path;
+                target.UpstreamId = source.UpstreamId;
+                target.ProxyPass = source.ProxyPass;
+                target.Root = source.Root;
+                target.Index = source.Index;
+                target.CustomHeaders = source.CustomHeaders;
+                target.RewriteRules = source.RewriteRules;
+                target.CustomDirectives = source.CustomDirectives;
+            }
+            else
+            {
+                source.VirtualHostId = vhost.Id;
+                vhost.Locations.Add(source);
+            }
+        }
+        foreach (var surplus in existing.Skip(locations.Count))
+        {
+            vhost.Locations.Remove(surplus);
+        }
     }
 
     /// <summary>The stored virtual host as a request, so a PATCH is merged into it and validated as a whole.</summary>
