@@ -4,6 +4,7 @@
 #   ./nxmesh.sh test      build and run the whole test suite
 #   ./nxmesh.sh manifest  write the deployment manifest (aspire-manifest.json) from the AppHost model
 #   ./nxmesh.sh reset     delete the local database, secrets and replica state (.nxmesh/local)
+#   ./nxmesh.sh status    probe a running local fleet (Api, AgentHub gRPC health, agents' nginx, dashboard)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -62,7 +63,31 @@ case "${1:-}" in
     dotnet run --project NxMesh.AppHost --launch-profile http -- \
       --publisher manifest --output-path ../aspire-manifest.json --NxMesh:Mode=container "$@"
     ;;
+  status)
+    # Each probe is bounded (curl --max-time); exit 0 only when every address answers as it should.
+    failed=0
+    probe() { # name, expected, actual
+      if [ "$3" = "$2" ]; then echo "ok    $1"; else echo "FAIL  $1 (expected $2, got ${3:-nothing})"; failed=1; fi
+    }
+    probe "Api http://127.0.0.1:5080/health" 200 \
+      "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 http://127.0.0.1:5080/health || true)"
+    # grpc.health.v1.Health/Check with an empty request (a 5-byte gRPC frame); SERVING is the frame 00 00000002 0801.
+    probe "AgentHub gRPC health http://127.0.0.1:5081 (SERVING)" 00000000020801 \
+      "$(printf '\0\0\0\0\0' | curl -s --max-time 5 --http2-prior-knowledge -H 'content-type: application/grpc' \
+          -H 'te: trailers' --data-binary @- http://127.0.0.1:5081/grpc.health.v1.Health/Check | od -An -tx1 | tr -d ' \n' || true)"
+    for i in $(seq 1 "${NXMESH_AGENT_REPLICAS:-2}"); do
+      address="127.0.0.$((10 + i))"
+      probe "agent $i nginx http://$address/ (default server 404)" 404 \
+        "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://$address/" || true)"
+    done
+    dashboard=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 http://127.0.0.1:15000/ || true)
+    case "$dashboard" in 2??|3??) dashboard=reachable ;; esac
+    probe "Aspire dashboard http://127.0.0.1:15000" reachable "$dashboard"
+    exit "$failed"
+    ;;
   reset)
+    # Postgres data lives outside .nxmesh/local when the 'postgres' user cannot reach the repository (see README).
+    if [ -f .nxmesh/local/postgres-location ]; then rm -rf "$(cat .nxmesh/local/postgres-location)"; fi
     rm -rf .nxmesh/local
     echo "Local data removed."
     ;;
