@@ -86,6 +86,8 @@ case "${1:-}" in
     exit "$failed"
     ;;
   reset)
+    # Postgres data lives outside .nxmesh/local when the 'postgres' user cannot reach the repository (see README).
+    if [ -f .nxmesh/local/postgres-location ]; then rm -rf "$(cat .nxmesh/local/postgres-location)"; fi
     rm -rf .nxmesh/local
     echo "Local data removed."
     ;;

@@ -1,3 +1,12 @@
+using NxMesh.Api.Agents;
+using NxMesh.Api.Audit;
+using NxMesh.Api.Auth;
+using NxMesh.Api.Certificates;
+using NxMesh.Api.Organizations;
+using NxMesh.Api.Platform;
+using NxMesh.Api.Upstreams;
+using NxMesh.Api.VirtualHosts;
+using NxMesh.Api.Workspaces;
 using NxMesh.Data;
 
 namespace NxMesh.Api;
@@ -9,6 +18,49 @@ internal static class Extensions
         builder.AddNpgsqlDbContext<NxMeshDbContext>(ConnectionNames.Database);
         builder.AddRedisClient(ConnectionNames.Redis);
         builder.Services.AddNxMeshDataProtection(builder.Configuration);
-        builder.Services.AddOpenApi();
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.ConfigureHttpJsonOptions(o => ApiJson.Configure(o.SerializerOptions));
+        // Binding failures (malformed JSON, wrong Content-Type, bad query values) throw, so ErrorMiddleware
+        // answers them with the envelope instead of an empty 400.
+        builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
+        builder.Services.AddHttpContextAccessor();
+        builder.Services.AddScoped<CurrentUser>();
+        builder.Services.AddScoped<TenantAccess>();
+        builder.Services.AddScoped<AuditTrail>();
+        builder.Services.AddSingleton<IAgentCommands, NoAgentCommandPath>();
+        builder.Services.AddOptions<RateLimitOptions>().Bind(builder.Configuration.GetSection(RateLimitOptions.SectionName));
+        builder.AddNxMeshAuth();
+        builder.Services.AddNxMeshOpenApi();
+    }
+
+    /// <summary>Order matters: request id and error envelope outermost, then body limit, auth, rate limit.</summary>
+    public static void UseApiPipeline(this WebApplication app)
+    {
+        app.UseMiddleware<ErrorMiddleware>();
+        app.UseMiddleware<RequestLimits>();
+        app.UseAuthentication();
+        app.UseMiddleware<RateLimitMiddleware>();
+        app.UseAuthorization();
+    }
+
+    /// <summary>REST v1: /auth/* is public; /me and /auth/password need a token; everything else also needs a changed one-time password.</summary>
+    public static void MapApiV1(this WebApplication app)
+    {
+        var v1 = app.MapGroup("/v1").ProducesErrors(StatusCodes.Status429TooManyRequests, StatusCodes.Status500InternalServerError);
+        v1.MapAuthApi();
+        v1.MapMeApi().RequireAuthorization();
+
+        var api = v1.MapGroup("").RequireAuthorization().RequirePasswordChanged()
+            .ProducesErrors(StatusCodes.Status401Unauthorized, StatusCodes.Status403Forbidden, StatusCodes.Status404NotFound,
+                StatusCodes.Status409Conflict, StatusCodes.Status422UnprocessableEntity);
+        api.MapOrganizationsApi();
+        api.MapMembersApi();
+        api.MapAuditLogApi();
+        api.MapWorkspacesApi();
+        api.MapAgentsApi();
+        api.MapRegistrationTokensApi();
+        api.MapVirtualHostsApi();
+        api.MapUpstreamsApi();
+        api.MapCertificatesApi();
     }
 }

@@ -1,4 +1,6 @@
 using NxMesh.Api;
+using NxMesh.Api.Platform;
+
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
@@ -6,8 +8,10 @@ builder.AddApplicationServices();
 
 var app = builder.Build();
 
+app.UseApiPipeline();
 app.MapDefaultEndpoints();
-app.MapOpenApi();
+app.MapNxMeshOpenApi();
+app.MapApiV1();
 
 app.Run();
 

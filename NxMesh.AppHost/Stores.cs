@@ -43,7 +43,7 @@ public static class StoresExtensions
             .AddNpgSql(serverConnectionString + ";Database=postgres", name: "postgres-ready")
             .AddRedis($"127.0.0.1:{redisPort}", name: "redis-ready");
 
-        var postgres = builder.AddExecutable(ResourceNames.Postgres, command, data.Root, arguments)
+        var postgres = builder.AddExecutable(ResourceNames.Postgres, command, data.PostgresRoot, arguments)
             .WithHealthCheck("postgres-ready");
 
         Directory.CreateDirectory(data.RedisDirectory);

@@ -13,6 +13,7 @@ public sealed class NxMeshDbContext(DbContextOptions<NxMeshDbContext> options) :
     public DbSet<Workspace> Workspaces => Set<Workspace>();
     public DbSet<RefreshToken> RefreshTokens => Set<RefreshToken>();
     public DbSet<AuditEntry> AuditLog => Set<AuditEntry>();
+    public DbSet<SigningKey> SigningKeys => Set<SigningKey>();
     public DbSet<Agent> Agents => Set<Agent>();
     public DbSet<RegistrationToken> RegistrationTokens => Set<RegistrationToken>();
     public DbSet<AgentCredential> AgentCredentials => Set<AgentCredential>();

@@ -14,6 +14,33 @@ public sealed record NginxHostSettings
 
     public int WorkerProcesses { get; init; } = 1;
 
+    public int WorkerConnections { get; init; } = 1024;
+
+    /// <summary>
+    /// Absolute directories a location <c>root</c> may point into (the directory itself or below it). A root
+    /// outside all of them is left out with a warning and the location answers 404. Empty: no root is served.
+    /// </summary>
+    public IReadOnlyList<string> AllowedRootDirectories { get; init; } = [];
+
     /// <summary>The port nginx really listens on for a configured port.</summary>
     public int EffectivePort(int port) => port < 1024 ? port + PrivilegedPortOffset : port;
+
+    /// <summary>True when <paramref name="root"/> (already validated: absolute, no '..') lies in an allowed directory.</summary>
+    public bool IsRootAllowed(string root)
+    {
+        var normalizedRoot = root.Length > 1 ? root.TrimEnd('/') : root;
+        foreach (var allowed in AllowedRootDirectories)
+        {
+            var directory = allowed.Length > 1 ? allowed.TrimEnd('/') : allowed;
+            if (directory.Length == 0 || directory[0] != '/')
+            {
+                continue;
+            }
+            if (directory == "/" || normalizedRoot == directory || normalizedRoot.StartsWith(directory + "/", StringComparison.Ordinal))
+            {
+                return true;
+            }
+        }
+        return false;
+    }
 }

@@ -29,12 +29,14 @@ timed_start() {
   if [ -n "$apphost" ]; then kill -TERM "$apphost"; fi
   for _ in $(seq 1 60); do kill -0 "$runner" 2>/dev/null || break; sleep 1; done
   kill -0 "$runner" 2>/dev/null && { echo "$label: nxmesh.sh up still running 60 s after TERM" >&2; kill -KILL "$runner"; }
-  sleep 2
-  local left; left=$(clone_processes)
+  # The AppHost hands process shutdown to DCP, which finishes it after the AppHost exits: allow it 60 s.
+  local left
+  for _ in $(seq 1 60); do left=$(clone_processes); [ -z "$left" ] && break; sleep 1; done
   if [ -n "$left" ]; then echo "$label: processes left behind:" >&2; ps -o pid,args -p $left >&2; exit 1; fi
   echo "$label: stopped cleanly, no process of the clone left"
 }
 
 timed_start first
 timed_start later
+./nxmesh.sh reset >/dev/null
 rm -rf "$work"

@@ -10,6 +10,8 @@ namespace NxMesh.AppHost.Local;
 /// </summary>
 public sealed class LocalDataDirectory
 {
+    private string? _postgresRoot;
+
     public LocalDataDirectory(string root)
     {
         Root = Path.GetFullPath(root);
@@ -22,8 +24,15 @@ public sealed class LocalDataDirectory
     }
 
     public string Root { get; }
-    public string PostgresData => Path.Combine(Root, "pgdata");
-    public string PostgresSocketDirectory => Path.Combine(Root, "pgsocket");
+
+    /// <summary>
+    /// Where Postgres keeps its cluster and socket: inside <see cref="Root"/> when the 'postgres' user can traverse to
+    /// it, else (the repository lives under a private folder such as /root or a 0700 temp folder) a folder under
+    /// /var/lib/nxmesh named after the root's path, recorded in <c>postgres-location</c> so a reset removes it too.
+    /// </summary>
+    public string PostgresRoot => _postgresRoot ??= ResolvePostgresRoot();
+    public string PostgresData => Path.Combine(PostgresRoot, "pgdata");
+    public string PostgresSocketDirectory => Path.Combine(PostgresRoot, "pgsocket");
     public string RedisDirectory => Path.Combine(Root, "redis");
 
     public string AgentState(int index) => Path.Combine(Root, "agents", ResourceNames.Agent(index));
@@ -47,6 +56,32 @@ public sealed class LocalDataDirectory
 
     public static string RandomToken(string prefix) =>
         prefix + Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+
+    private string ResolvePostgresRoot()
+    {
+        if (!FleetSettings.RunningAsRoot || OthersCanTraverse(Root))
+        {
+            return Root;
+        }
+        var name = Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(Root)))[..16];
+        var external = Path.Combine("/var/lib/nxmesh", name);
+        Directory.CreateDirectory(external);
+        File.WriteAllText(Path.Combine(Root, "postgres-location"), external + "\n");
+        return external;
+    }
+
+    /// <summary>Whether a user other than the owner can reach the folder: every ancestor grants others execute.</summary>
+    private static bool OthersCanTraverse(string path)
+    {
+        for (var directory = new DirectoryInfo(path); directory is not null; directory = directory.Parent)
+        {
+            if ((directory.UnixFileMode & UnixFileMode.OtherExecute) == 0)
+            {
+                return false;
+            }
+        }
+        return true;
+    }
 
     public static int FreeTcpPort()
     {

@@ -98,7 +98,8 @@ public static class LocalPostgres
         var (file, args) = FleetSettings.RunningAsRoot && command.EndsWith("initdb", StringComparison.Ordinal)
             ? ("runuser", (string[])["-u", User, "--", command, .. arguments])
             : (command, arguments);
-        var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        // A working directory the 'postgres' user can enter (the caller's may be private).
+        var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = "/" };
         foreach (var argument in args)
         {
             start.ArgumentList.Add(argument);

@@ -896,6 +896,44 @@ namespace NxMesh.Data.Migrations
                     b.ToTable("registration_tokens");
                 });
 
+            modelBuilder.Entity("NxMesh.Data.Entities.SigningKey", b =>
+                {
+                    b.Property<string>("Id")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("id");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("PrivateKeyProtected")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("private_key_protected");
+
+                    b.Property<string>("PublicKeyPem")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("public_key_pem");
+
+                    b.Property<DateTimeOffset>("SignUntil")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("sign_until");
+
+                    b.Property<DateTimeOffset>("ValidUntil")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("valid_until");
+
+                    b.HasKey("Id")
+                        .HasName("pk_signing_keys");
+
+                    b.HasIndex("ValidUntil")
+                        .HasDatabaseName("ix_signing_keys_valid_until");
+
+                    b.ToTable("signing_keys");
+                });
+
             modelBuilder.Entity("NxMesh.Data.Entities.Upstream", b =>
                 {
                     b.Property<Guid>("Id")

@@ -1,0 +1,49 @@
+using System.Diagnostics;
+using System.Text.Json;
+using NxMesh.Data;
+using NxMesh.Data.Entities;
+
+namespace NxMesh.Api.Platform;
+
+/// <summary>
+/// Adds the audit entry and, for config-affecting changes, the outbox message to the same DbContext as the
+/// mutation, so one SaveChanges commits all three or none (design.md "Changes reach agents reliably").
+/// </summary>
+public sealed class AuditTrail(NxMeshDbContext db, CurrentUser user, IHttpContextAccessor accessor)
+{
+    public const string WorkspaceConfigChanged = "workspace.config_changed";
+    public const string AgentDeleted = "agent.deleted";
+
+    /// <summary><paramref name="before"/>/<paramref name="after"/> are API views of the resource: never secrets.</summary>
+    public void Record(Guid organizationId, Guid? workspaceId, string action, string resourceType, Guid? resourceId, object? before, object? after)
+    {
+        db.AuditLog.Add(new AuditEntry
+        {
+            OrganizationId = organizationId,
+            WorkspaceId = workspaceId,
+            ActorUserId = user.IdOrNull,
+            ActorEmail = user.Email,
+            Action = action,
+            ResourceType = resourceType,
+            ResourceId = resourceId,
+            Before = before is null ? null : JsonSerializer.Serialize(before, ApiJson.Options),
+            After = after is null ? null : JsonSerializer.Serialize(after, ApiJson.Options),
+            RequestId = accessor.HttpContext?.TraceIdentifier,
+            CreatedAt = DateTimeOffset.UtcNow,
+        });
+    }
+
+    /// <summary>Announces that the desired nginx config of a workspace's agents may have changed.</summary>
+    public void ConfigChanged(Guid workspaceId, string resourceType, Guid? resourceId, string action) =>
+        Outbox(WorkspaceConfigChanged, workspaceId, new { workspace_id = workspaceId, resource_type = resourceType, resource_id = resourceId, action });
+
+    public void Outbox(string type, Guid? workspaceId, object payload) =>
+        db.Outbox.Add(new OutboxMessage
+        {
+            Type = type,
+            WorkspaceId = workspaceId,
+            Payload = JsonSerializer.Serialize(payload, ApiJson.Options),
+            TraceParent = Activity.Current?.Id,
+            CreatedAt = DateTimeOffset.UtcNow,
+        });
+}
