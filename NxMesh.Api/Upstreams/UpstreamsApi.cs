@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
@@ -89,11 +88,11 @@ public static class UpstreamsApi
         return TypedResults.Ok(UpstreamResponse.From(upstream));
     }
 
-    private static async Task<Ok<UpstreamResponse>> UpdateAsync([FromRoute(Name = "upstream_id")] Guid upstreamId, [FromBody] JsonElement body,
+    private static async Task<Ok<UpstreamResponse>> UpdateAsync([FromRoute(Name = "upstream_id")] Guid upstreamId, HttpRequest httpRequest,
         NxMeshDbContext db, TenantAccess access, AuditTrail audit, CancellationToken cancellationToken)
     {
         var (upstream, workspaceId, scope) = await access.WorkspaceResourceAsync(db.Upstreams, upstreamId, u => u.WorkspaceId, OrganizationRole.Editor, "Upstream", cancellationToken);
-        var patch = PatchBody<UpstreamRequest>.Read(body);
+        var patch = await PatchBody<UpstreamRequest>.ReadAsync(httpRequest, cancellationToken);
         var current = ToRequest(upstream);
         var p = patch.Value;
         var merged = new UpstreamRequest(

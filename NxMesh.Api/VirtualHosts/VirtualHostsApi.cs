@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
@@ -61,11 +60,11 @@ public static class VirtualHostsApi
         return TypedResults.Ok(VirtualHostResponse.From(vhost));
     }
 
-    private static async Task<Ok<VirtualHostResponse>> UpdateAsync([FromRoute(Name = "virtual_host_id")] Guid virtualHostId, [FromBody] JsonElement body,
+    private static async Task<Ok<VirtualHostResponse>> UpdateAsync([FromRoute(Name = "virtual_host_id")] Guid virtualHostId, HttpRequest httpRequest,
         NxMeshDbContext db, TenantAccess access, AuditTrail audit, CancellationToken cancellationToken)
     {
         var (vhost, workspaceId, scope) = await access.WorkspaceResourceAsync(db.VirtualHosts, virtualHostId, v => v.WorkspaceId, OrganizationRole.Editor, "Virtual host", cancellationToken);
-        var patch = PatchBody<VirtualHostRequest>.Read(body);
+        var patch = await PatchBody<VirtualHostRequest>.ReadAsync(httpRequest, cancellationToken);
         var p = patch.Value;
         var current = ToRequest(vhost);
         var merged = new VirtualHostRequest(

@@ -316,3 +316,34 @@ public sealed class ConfigResourcesTests(ApiFixture api) : IAsyncLifetime
         }
     }
 }
+
+[Collection(ApiCollection.Name)]
+public sealed class ConfigOpenApiTests(ApiFixture api)
+{
+    [Fact]
+    public async Task OpenApi_documents_every_config_route_with_typed_patch_bodies()
+    {
+        var document = await (await api.Anonymous().GetAsync("/openapi/v1.json")).JsonAsync(HttpStatusCode.OK);
+        var paths = document.GetProperty("paths");
+        var expected = new (string Path, string[] Methods)[]
+        {
+            ("/v1/workspaces/{workspace_id}/virtual-hosts", ["get", "post"]), ("/v1/virtual-hosts/{virtual_host_id}", ["get", "patch", "delete"]),
+            ("/v1/workspaces/{workspace_id}/upstreams", ["get", "post"]), ("/v1/upstreams/{upstream_id}", ["get", "patch", "delete"]),
+            ("/v1/workspaces/{workspace_id}/certificates", ["get", "post"]), ("/v1/certificates/{certificate_id}", ["get", "delete"]),
+        };
+        foreach (var (path, methods) in expected)
+        {
+            Assert.True(paths.TryGetProperty(path, out var item), $"{path} missing");
+            foreach (var method in methods)
+            {
+                Assert.True(item.TryGetProperty(method, out var operation), $"{method} {path} missing");
+                Assert.True(operation.TryGetProperty("security", out _), $"{method} {path} without bearer security");
+            }
+        }
+        foreach (var path in new[] { "/v1/virtual-hosts/{virtual_host_id}", "/v1/upstreams/{upstream_id}" })
+        {
+            var schema = paths.GetProperty(path).GetProperty("patch").GetProperty("requestBody").GetProperty("content").GetProperty("application/json").GetProperty("schema");
+            Assert.Contains("Request", schema.GetRawText(), StringComparison.Ordinal);
+        }
+    }
+}
