@@ -1,3 +1,4 @@
+using NxMesh.AgentHub.Agents;
 using NxMesh.Data;
 
 namespace NxMesh.AgentHub;
@@ -12,5 +13,6 @@ internal static class Extensions
         builder.Services.AddGrpc();
         // The standard grpc.health.v1 service reports SERVING only while Postgres and Redis are healthy.
         builder.Services.AddGrpcHealthChecks();
+        builder.AddAgentHub();
     }
 }

@@ -1,4 +1,5 @@
 using NxMesh.AgentHub;
+using NxMesh.AgentHub.Agents;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -9,6 +10,7 @@ var app = builder.Build();
 
 app.MapDefaultEndpoints();
 app.MapGrpcHealthChecksService();
+app.MapAgentHub();
 
 app.Run();
 

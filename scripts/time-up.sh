@@ -38,4 +38,5 @@ timed_start() {
 
 timed_start first
 timed_start later
+./nxmesh.sh reset >/dev/null
 rm -rf "$work"

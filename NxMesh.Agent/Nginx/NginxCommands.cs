@@ -3,22 +3,29 @@ using System.Text;
 
 namespace NxMesh.Agent.Nginx;
 
-/// <summary>Invocations of the nginx binary against a prefix.</summary>
+/// <summary>Invocations of the nginx binary.</summary>
 internal static class NginxCommands
 {
-    private static readonly TimeSpan TestTimeout = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan CommandTimeout = TimeSpan.FromSeconds(30);
 
     /// <summary>`nginx -t`: whether the config loads, with nginx's own text.</summary>
-    public static async Task<(bool Valid, string Output)> TestConfigAsync(string binary, NginxPrefix prefix, CancellationToken cancellationToken)
+    public static async Task<(bool Valid, string Output)> TestConfigAsync(string binary, string prefix, string configPath, CancellationToken cancellationToken)
+    {
+        var (exitCode, output) = await RunAsync(binary, ["-t", "-p", prefix, "-c", configPath], cancellationToken);
+        return (exitCode == 0, output);
+    }
+
+    /// <summary>Runs nginx to completion (bounded) and returns its exit code with stdout and stderr.</summary>
+    public static async Task<(int ExitCode, string Output)> RunAsync(string binary, IEnumerable<string> arguments, CancellationToken cancellationToken)
     {
         var start = new ProcessStartInfo(binary) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
-        foreach (var argument in new[] { "-t", "-q", "-p", prefix.Root + "/", "-c", prefix.MainConfig })
+        foreach (var argument in arguments)
         {
             start.ArgumentList.Add(argument);
         }
         using var process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {binary}.");
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(TestTimeout);
+        timeout.CancelAfter(CommandTimeout);
         var stdout = process.StandardOutput.ReadToEndAsync(timeout.Token);
         var stderr = process.StandardError.ReadToEndAsync(timeout.Token);
         try
@@ -31,14 +38,14 @@ internal static class NginxCommands
             throw;
         }
         var output = new StringBuilder().Append(await stdout).Append(await stderr).ToString().Trim();
-        return (process.ExitCode == 0, output);
+        return (process.ExitCode, output);
     }
 
     /// <summary>Starts the master in the foreground (daemon off) so the agent owns its lifetime.</summary>
-    public static Process StartMaster(string binary, NginxPrefix prefix, Action<string> onOutput)
+    public static Process StartMaster(string binary, NginxLayout layout, Action<string> onOutput)
     {
         var start = new ProcessStartInfo(binary) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
-        foreach (var argument in new[] { "-p", prefix.Root + "/", "-c", prefix.MainConfig, "-g", "daemon off;" })
+        foreach (var argument in new[] { "-p", layout.PrefixArgument, "-c", layout.ConfigPath, "-g", "daemon off;" })
         {
             start.ArgumentList.Add(argument);
         }

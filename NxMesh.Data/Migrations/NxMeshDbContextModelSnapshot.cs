@@ -46,6 +46,69 @@ namespace NxMesh.Data.Migrations
                     b.ToTable("data_protection_keys");
                 });
 
+            modelBuilder.Entity("NxMesh.Data.DesiredConfig.ConfigApplyRecord", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint")
+                        .HasColumnName("id");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
+
+                    b.Property<Guid>("AgentId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("agent_id");
+
+                    b.Property<string>("ConfigId")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("config_id");
+
+                    b.Property<long>("DurationMs")
+                        .HasColumnType("bigint")
+                        .HasColumnName("duration_ms");
+
+                    b.Property<string>("ErrorMessage")
+                        .HasColumnType("text")
+                        .HasColumnName("error_message");
+
+                    b.Property<DateTimeOffset>("FinishedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("finished_at");
+
+                    b.Property<DateTimeOffset>("RecordedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("recorded_at");
+
+                    b.Property<DateTimeOffset?>("StartedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("started_at");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("character varying(32)")
+                        .HasColumnName("status");
+
+                    b.Property<long>("Version")
+                        .HasColumnType("bigint")
+                        .HasColumnName("version");
+
+                    b.Property<Guid>("WorkspaceId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("workspace_id");
+
+                    b.HasKey("Id")
+                        .HasName("pk_config_apply_history");
+
+                    b.HasIndex("AgentId", "RecordedAt")
+                        .IsDescending(false, true)
+                        .HasDatabaseName("ix_config_apply_history_agent_id_recorded_at");
+
+                    b.ToTable("config_apply_history", (string)null);
+                });
+
             modelBuilder.Entity("NxMesh.Data.Entities.AccessLogEntry", b =>
                 {
                     b.Property<Guid>("Id")
@@ -1163,6 +1226,16 @@ namespace NxMesh.Data.Migrations
                         .HasDatabaseName("ix_workspaces_organization_id_slug");
 
                     b.ToTable("workspaces");
+                });
+
+            modelBuilder.Entity("NxMesh.Data.DesiredConfig.ConfigApplyRecord", b =>
+                {
+                    b.HasOne("NxMesh.Data.Entities.Agent", null)
+                        .WithMany()
+                        .HasForeignKey("AgentId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_config_apply_history_agents_agent_id");
                 });
 
             modelBuilder.Entity("NxMesh.Data.Entities.Agent", b =>

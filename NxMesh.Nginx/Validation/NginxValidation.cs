@@ -442,7 +442,7 @@ public static partial class NginxValidation
         return value!.Any(char.IsControl) ? [Invalid(field, "a name cannot contain control characters")] : [];
     }
 
-    /// <summary>An <c>env</c> variable for nginx workers: POSIX name, not LD_* or NGINX*; value without control characters.</summary>
+    /// <summary>An <c>env</c> variable for nginx workers: POSIX name, not LD_* or NGINX*; value of letters, digits, spaces and <c>_.,:/=+@%-</c>.</summary>
     public static IReadOnlyList<ValidationIssue> EnvVar(string? name, string? value, string field = "env_vars")
     {
         var entry = MapEntryField(field, name ?? "");
@@ -454,9 +454,10 @@ public static partial class NginxValidation
         {
             return [new(entry, ValidationCodes.NotAllowed, "LD_* and NGINX* variables are not allowed")];
         }
-        if ((value ?? "").Length > MaxHeaderValueLength || (value ?? "").Any(char.IsControl))
+        if ((value ?? "").Length > MaxHeaderValueLength || !(value ?? "").All(c => char.IsAsciiLetterOrDigit(c) || c is ' ' or '_' or '.' or ',' or ':' or '/' or '=' or '+' or '@' or '%' or '-'))
         {
-            return [Invalid(entry, "the value cannot contain control characters and has at most 4096 characters")];
+            // nginx never shows an env value back, so no behaviour could prove a quoted one inert: keep them plain.
+            return [Invalid(entry, "the value holds at most 4096 letters, digits, spaces and _ . , : / = + @ % -")];
         }
         return [];
     }

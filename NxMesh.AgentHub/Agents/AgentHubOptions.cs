@@ -1,0 +1,36 @@
+namespace NxMesh.AgentHub.Agents;
+
+/// <summary>Every timer of the fleet path (section "AgentHub"), so tests wait seconds, not minutes.</summary>
+public sealed class AgentHubOptions
+{
+    public const string Section = "AgentHub";
+
+    /// <summary>Returned to agents at registration; the Worker's offline threshold is 3 × this.</summary>
+    public int HeartbeatIntervalSeconds { get; set; } = 30;
+    /// <summary>How long a new stream may take to send its registration.</summary>
+    public double RegistrationTimeoutSeconds { get; set; } = 30;
+    /// <summary>Messages queued per stream; an agent that lets it fill is not reading and is disconnected.</summary>
+    public int SendQueueCapacity { get; set; } = 64;
+    /// <summary>Workspace changes arriving within this window are coalesced into one recompute.</summary>
+    public int DebounceMilliseconds { get; set; } = 100;
+    /// <summary>Minimum time between re-pushes of the same config to an agent reporting another checksum.</summary>
+    public double RepushIntervalSeconds { get; set; } = 30;
+    /// <summary>An apply with no terminal status after this long no longer blocks re-pushes.</summary>
+    public double ApplyTimeoutSeconds { get; set; } = 120;
+    /// <summary>How often a health report recomputes the desired config even if nothing was announced (heals lost notifications).</summary>
+    public double DesiredRefreshSeconds { get; set; } = 10;
+    /// <summary>An applied config_id different from the desired one for longer than this makes the agent degraded.</summary>
+    public double DriftGraceSeconds { get; set; } = 60;
+    public int OutboxPollMilliseconds { get; set; } = 200;
+    public int OutboxBatchSize { get; set; } = 100;
+    /// <summary>Kestrel HTTP/2 keepalive: ping an idle connection after this long, drop it if unanswered.</summary>
+    public double KeepAlivePingDelaySeconds { get; set; } = 15;
+    public double KeepAlivePingTimeoutSeconds { get; set; } = 20;
+
+    public TimeSpan RegistrationTimeout => TimeSpan.FromSeconds(RegistrationTimeoutSeconds);
+    public TimeSpan Debounce => TimeSpan.FromMilliseconds(DebounceMilliseconds);
+    public TimeSpan RepushInterval => TimeSpan.FromSeconds(RepushIntervalSeconds);
+    public TimeSpan ApplyTimeout => TimeSpan.FromSeconds(ApplyTimeoutSeconds);
+    public TimeSpan DesiredRefresh => TimeSpan.FromSeconds(DesiredRefreshSeconds);
+    public TimeSpan DriftGrace => TimeSpan.FromSeconds(DriftGraceSeconds);
+}

@@ -1,0 +1,124 @@
+using System.Collections.Concurrent;
+using System.Threading.Channels;
+using Grpc.Core;
+using NxMesh.Data.Messaging;
+using NxMesh.Protocol.V1;
+using StackExchange.Redis;
+
+namespace NxMesh.AgentHub.Connections;
+
+/// <summary>
+/// One live agent stream on this instance. Producers post into a bounded queue; <see cref="RunWriterAsync"/> is
+/// the only writer of the response stream. A full queue means the agent is not reading: the stream is closed
+/// rather than letting anyone wait on it.
+/// </summary>
+internal sealed class AgentConnection : IDisposable
+{
+    private readonly Channel<MasterMessage> _outgoing;
+    private readonly CancellationTokenSource _closed;
+    private string? _closeReason;
+
+    public AgentConnection(Guid agentId, Guid workspaceId, long epoch, int queueCapacity, CancellationToken callToken)
+    {
+        AgentId = agentId;
+        WorkspaceId = workspaceId;
+        Epoch = epoch;
+        _outgoing = Channel.CreateBounded<MasterMessage>(new BoundedChannelOptions(queueCapacity)
+        {
+            SingleReader = true,
+            FullMode = BoundedChannelFullMode.Wait,
+        });
+        _closed = CancellationTokenSource.CreateLinkedTokenSource(callToken);
+    }
+
+    public Guid AgentId { get; }
+    public Guid WorkspaceId { get; }
+    public long Epoch { get; }
+    public CancellationToken Closed => _closed.Token;
+    public string? CloseReason => Volatile.Read(ref _closeReason);
+
+    /// <summary>Serializes config evaluations of this connection.</summary>
+    public SemaphoreSlim PushLock { get; } = new(1, 1);
+
+    // Push state, read and written under PushLock.
+    public bool HealthSeen { get; set; }
+    public string? ReportedChecksum { get; set; }
+    public string? DesiredConfigId { get; set; }
+    public DateTimeOffset DesiredResolvedAt { get; set; }
+    public string? LastSentConfigId { get; set; }
+    public DateTimeOffset LastPushAt { get; set; }
+    public string? InFlightConfigId { get; set; }
+    public DateTimeOffset InFlightSince { get; set; }
+    /// <summary>A config this agent reported FAILED/ROLLED_BACK for: not re-pushed until the desired config changes.</summary>
+    public string? FailedConfigId { get; set; }
+    public DateTimeOffset? DriftSince { get; set; }
+
+    /// <summary>PENDING timestamps (agent clock, Unix ms) per config_id, for duration_ms.</summary>
+    public ConcurrentDictionary<string, long> ApplyStartedAt { get; } = new();
+    /// <summary>Commands sent on this stream: command_id → reply channel.</summary>
+    public ConcurrentDictionary<string, string> PendingCommands { get; } = new();
+    public Action<RedisChannel, RedisValue>? CommandHandler { get; set; }
+
+    public bool TryEnqueue(MasterMessage message)
+    {
+        if (_closed.IsCancellationRequested)
+        {
+            return false;
+        }
+        message.Timestamp = message.Timestamp == 0 ? DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() : message.Timestamp;
+        if (_outgoing.Writer.TryWrite(message))
+        {
+            return true;
+        }
+        Close(DisconnectReasons.SlowConsumer);
+        return false;
+    }
+
+    /// <summary>No more messages: the writer sends what is queued, then ends.</summary>
+    public void Complete() => _outgoing.Writer.TryComplete();
+
+    /// <summary>Ends the stream after what is queued has been sent (answering a protocol violation).</summary>
+    public void End(string reason)
+    {
+        Interlocked.CompareExchange(ref _closeReason, reason, null);
+        Complete();
+    }
+
+    public void Close(string reason)
+    {
+        Interlocked.CompareExchange(ref _closeReason, reason, null);
+        _outgoing.Writer.TryComplete();
+        try
+        {
+            _closed.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
+
+    public async Task RunWriterAsync(IServerStreamWriter<MasterMessage> stream)
+    {
+        try
+        {
+            await foreach (var message in _outgoing.Reader.ReadAllAsync(Closed))
+            {
+                await stream.WriteAsync(message, Closed);
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or IOException or InvalidOperationException)
+        {
+            // The stream ended (closed, replaced, or the peer went away): the reader loop reports why.
+        }
+        finally
+        {
+            Close(DisconnectReasons.ConnectionClosed);
+        }
+    }
+
+    public void Dispose()
+    {
+        _closed.Dispose();
+        PushLock.Dispose();
+    }
+}

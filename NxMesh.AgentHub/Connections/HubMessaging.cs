@@ -1,0 +1,101 @@
+using System.Text.Json.Nodes;
+using NxMesh.AgentHub.Push;
+using NxMesh.Data.Messaging;
+using StackExchange.Redis;
+
+namespace NxMesh.AgentHub.Connections;
+
+/// <summary>This AgentHub instance's identity on the control channel.</summary>
+internal sealed class HubInstance
+{
+    public Guid Id { get; } = Guid.NewGuid();
+}
+
+/// <summary>
+/// Subscribes this instance to relayed outbox messages (→ debounced recompute; agent.deleted closes the stream)
+/// and to the control channel (another instance accepted a newer connection of an agent, or it was deleted).
+/// </summary>
+internal sealed class HubMessaging(IConnectionMultiplexer redis, ConnectionRegistry registry, WorkspaceRecompute recompute,
+    HubInstance instance, ILogger<HubMessaging> logger) : IHostedService
+{
+    private ChannelMessageQueue? _outbox;
+    private ChannelMessageQueue? _control;
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        var subscriber = redis.GetSubscriber();
+        _outbox = await subscriber.SubscribeAsync(RedisChannel.Literal(HubChannels.Outbox));
+        _outbox.OnMessage(message => Handle(() => OnOutbox(message.Message!)));
+        _control = await subscriber.SubscribeAsync(RedisChannel.Literal(HubChannels.AgentControl));
+        _control.OnMessage(message => Handle(() => OnControl(message.Message!)));
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        foreach (var queue in new[] { _outbox, _control })
+        {
+            if (queue is not null)
+            {
+                await queue.UnsubscribeAsync();
+            }
+        }
+    }
+
+    /// <summary>Tells other instances to close their older stream of this agent.</summary>
+    public Task PublishReplacedAsync(Guid agentId, long epoch) =>
+        redis.GetSubscriber().PublishAsync(RedisChannel.Literal(HubChannels.AgentControl), new JsonObject
+        {
+            ["type"] = "replaced",
+            ["agent_id"] = agentId.ToString("D"),
+            ["epoch"] = epoch,
+            ["instance_id"] = instance.Id.ToString("D"),
+        }.ToJsonString());
+
+    private void OnOutbox(string text)
+    {
+        var message = JsonNode.Parse(text)!.AsObject();
+        if ((string?)message["type"] == OutboxTypes.AgentDeleted && AgentIdOf(message["payload"]) is { } deleted)
+        {
+            registry.Get(deleted)?.Close(DisconnectReasons.ConnectionClosed);
+        }
+        if (Guid.TryParse((string?)message["workspace_id"], out var workspaceId))
+        {
+            recompute.Notify(workspaceId);
+        }
+    }
+
+    private void OnControl(string text)
+    {
+        var message = JsonNode.Parse(text)!.AsObject();
+        if (!Guid.TryParse((string?)message["agent_id"], out var agentId) || registry.Get(agentId) is not { } connection)
+        {
+            return;
+        }
+        switch ((string?)message["type"])
+        {
+            case "replaced" when (string?)message["instance_id"] != instance.Id.ToString("D")
+                                 && (long?)message["epoch"] is { } epoch && epoch > connection.Epoch:
+                logger.LogInformation("Agent {AgentId} reconnected elsewhere (epoch {Epoch}); closing stream of epoch {Old}.", agentId, epoch, connection.Epoch);
+                connection.Close("replaced");
+                break;
+            case "deleted":
+                connection.Close(DisconnectReasons.ConnectionClosed);
+                break;
+        }
+    }
+
+    private static Guid? AgentIdOf(JsonNode? payload) =>
+        payload is JsonObject obj && Guid.TryParse((string?)obj["agent_id"], out var id) ? id : null;
+
+    private void Handle(Action action)
+    {
+        try
+        {
+            action();
+        }
+        catch (Exception ex)
+        {
+            logger.LogWarning(ex, "Ignoring a malformed hub message.");
+        }
+    }
+}
