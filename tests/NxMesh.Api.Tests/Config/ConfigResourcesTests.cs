@@ -6,7 +6,7 @@ using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
-using NxMesh.Api.Certificates;
+using NxMesh.Data.DesiredConfig;
 using NxMesh.Data.Entities;
 using Xunit;
 
@@ -197,7 +197,7 @@ public sealed class ConfigResourcesTests(ApiFixture api) : IAsyncLifetime
         Assert.DoesNotContain("BEGIN", listed, StringComparison.Ordinal);
 
         await using var db = api.Database.CreateDbContext();
-        var protector = api.Factory.Services.GetRequiredService<IDataProtectionProvider>().CreateProtector(CertificatesApi.PrivateKeyPurpose);
+        var protector = api.Factory.Services.GetRequiredService<IDataProtectionProvider>().CreateProtector(CertificateKeyProtection.Purpose);
         var stored = await db.Certificates.AsNoTracking().SingleAsync(c => c.Id == custom.GetProperty("id").GetGuid());
         Assert.DoesNotContain("PRIVATE KEY", stored.PrivateKeyProtected!, StringComparison.Ordinal);
         Assert.Equal(key, protector.Unprotect(stored.PrivateKeyProtected!));
