@@ -37,14 +37,14 @@ public static class CertificatesApi
 
     public static IEndpointRouteBuilder MapCertificatesApi(this IEndpointRouteBuilder routes)
     {
-        var byWorkspace = routes.MapGroup("/workspaces/{workspace_id:guid}/certificates").WithTags("Certificates");
-        byWorkspace.MapGet("", ListAsync).WithName("ListCertificates").WithSummary("Certificates of a workspace (viewer); private keys are never returned");
-        byWorkspace.MapPost("", CreateAsync).WithName("RequestCertificate")
+        var byWorkspace = routes.MapGroup("/workspaces/{workspace_id:guid}").WithTags("Certificates");
+        byWorkspace.MapGet("/certificates", ListAsync).WithName("ListCertificates").WithSummary("Certificates of a workspace (viewer); private keys are never returned");
+        byWorkspace.MapPost("/certificates", CreateAsync).WithName("RequestCertificate")
             .WithSummary("Request (letsencrypt → pending), issue (self_signed) or upload (custom: certificate_pem + private_key_pem) a certificate (editor)");
 
-        var byId = routes.MapGroup("/certificates/{certificate_id:guid}").WithTags("Certificates");
-        byId.MapGet("", GetAsync).WithName("GetCertificate").WithSummary("Get a certificate (viewer)");
-        byId.MapDelete("", DeleteAsync).WithName("DeleteCertificate").WithSummary("Delete a certificate (editor); 409 while a virtual host uses it");
+        var byId = routes.MapGroup("/certificates").WithTags("Certificates");
+        byId.MapGet("/{certificate_id:guid}", GetAsync).WithName("GetCertificate").WithSummary("Get a certificate (viewer)");
+        byId.MapDelete("/{certificate_id:guid}", DeleteAsync).WithName("DeleteCertificate").WithSummary("Delete a certificate (editor); 409 while a virtual host uses it");
         return routes;
     }
 

@@ -44,16 +44,16 @@ public static class UpstreamsApi
 
     public static IEndpointRouteBuilder MapUpstreamsApi(this IEndpointRouteBuilder routes)
     {
-        var byWorkspace = routes.MapGroup("/workspaces/{workspace_id:guid}/upstreams").WithTags("Upstreams");
-        byWorkspace.MapGet("", ListAsync).WithName("ListUpstreams").WithSummary("Upstreams of a workspace (viewer)");
-        byWorkspace.MapPost("", CreateAsync).WithName("CreateUpstream").WithSummary("Create an upstream (editor)");
+        var byWorkspace = routes.MapGroup("/workspaces/{workspace_id:guid}").WithTags("Upstreams");
+        byWorkspace.MapGet("/upstreams", ListAsync).WithName("ListUpstreams").WithSummary("Upstreams of a workspace (viewer)");
+        byWorkspace.MapPost("/upstreams", CreateAsync).WithName("CreateUpstream").WithSummary("Create an upstream (editor)");
 
-        var byId = routes.MapGroup("/upstreams/{upstream_id:guid}").WithTags("Upstreams");
-        byId.MapGet("", GetAsync).WithName("GetUpstream").WithSummary("Get an upstream (viewer)");
-        byId.MapPatch("", UpdateAsync).WithName("UpdateUpstream")
+        var byId = routes.MapGroup("/upstreams").WithTags("Upstreams");
+        byId.MapGet("/{upstream_id:guid}", GetAsync).WithName("GetUpstream").WithSummary("Get an upstream (viewer)");
+        byId.MapPatch("/{upstream_id:guid}", UpdateAsync).WithName("UpdateUpstream")
             .WithSummary("Change an upstream (editor): present fields replace, servers as a whole list, health_check null removes the check")
             .Accepts<UpstreamRequest>("application/json");
-        byId.MapDelete("", DeleteAsync).WithName("DeleteUpstream").WithSummary("Delete an upstream (editor); 409 while a virtual host uses it");
+        byId.MapDelete("/{upstream_id:guid}", DeleteAsync).WithName("DeleteUpstream").WithSummary("Delete an upstream (editor); 409 while a virtual host uses it");
         return routes;
     }
 
