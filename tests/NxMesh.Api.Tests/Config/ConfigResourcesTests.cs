@@ -119,6 +119,13 @@ public sealed class ConfigResourcesTests(ApiFixture api) : IAsyncLifetime
             Assert.Equal(1, await db.VirtualHostLocations.CountAsync(l => l.VirtualHostId == id));
         }
 
+        var agent = await ConfigTestSupport.CreateAgentAsync(api, tenant.WorkspaceId, "edge-1");
+        var targeted = await (await tenant.Client.PatchAsJsonAsync($"/v1/virtual-hosts/{id}", new { target_agents = new { type = "agents", agent_ids = new[] { agent } } })).JsonAsync(HttpStatusCode.OK);
+        Assert.Equal(agent, targeted.GetProperty("target_agents").GetProperty("agent_ids")[0].GetGuid());
+        Assert.False(targeted.GetProperty("target_agents").TryGetProperty("label_selector", out _));
+        var all = await (await tenant.Client.SendRawAsync(HttpMethod.Patch, $"/v1/virtual-hosts/{id}", "{\"target_agents\":null}")).JsonAsync(HttpStatusCode.OK);
+        Assert.Equal("{\"type\":\"all\"}", all.GetProperty("target_agents").GetRawText());
+
         var upstream = await (await tenant.Client.SendRawAsync(HttpMethod.Patch, $"/v1/upstreams/{upstreamId}", "{\"health_check\":{\"path\":\"/healthz\",\"interval\":5,\"timeout\":2}}")).JsonAsync(HttpStatusCode.OK);
         Assert.Equal("/healthz", upstream.GetProperty("health_check").GetProperty("path").GetString());
         var cleared = await (await tenant.Client.SendRawAsync(HttpMethod.Patch, $"/v1/upstreams/{upstreamId}", "{\"health_check\":null,\"keepalive_connections\":16}")).JsonAsync(HttpStatusCode.OK);
