@@ -44,6 +44,20 @@ public sealed class AccessMatrixTests(ApiFixture api) : IAsyncLifetime
         ("DELETE", "/v1/agents/{agent_id}", null),
         ("POST", "/v1/agents/{agent_id}/reload", null),
         ("DELETE", "/v1/registration-tokens/{token_id}", null),
+        ("GET", "/v1/workspaces/{workspace_id}/virtual-hosts", null),
+        ("POST", "/v1/workspaces/{workspace_id}/virtual-hosts", new { name = "x", server_name = "x.example.com", listen_port = 80, locations = new[] { new { path = "/", proxy_pass = "http://127.0.0.1:8080" } } }),
+        ("GET", "/v1/virtual-hosts/{virtual_host_id}", null),
+        ("PATCH", "/v1/virtual-hosts/{virtual_host_id}", new { name = "hijacked" }),
+        ("DELETE", "/v1/virtual-hosts/{virtual_host_id}", null),
+        ("GET", "/v1/workspaces/{workspace_id}/upstreams", null),
+        ("POST", "/v1/workspaces/{workspace_id}/upstreams", new { name = "x", servers = new[] { new { address = "10.0.0.1:80" } } }),
+        ("GET", "/v1/upstreams/{upstream_id}", null),
+        ("PATCH", "/v1/upstreams/{upstream_id}", new { name = "hijacked" }),
+        ("DELETE", "/v1/upstreams/{upstream_id}", null),
+        ("GET", "/v1/workspaces/{workspace_id}/certificates", null),
+        ("POST", "/v1/workspaces/{workspace_id}/certificates", new { domain = "x.example.com", provider = "self_signed" }),
+        ("GET", "/v1/certificates/{certificate_id}", null),
+        ("DELETE", "/v1/certificates/{certificate_id}", null),
     ];
 
     [Fact]
@@ -83,6 +97,7 @@ public sealed class AccessMatrixTests(ApiFixture api) : IAsyncLifetime
         {
             ["organization_id"] = Guid.NewGuid().ToString(), ["workspace_id"] = Guid.NewGuid().ToString(), ["agent_id"] = Guid.NewGuid().ToString(),
             ["token_id"] = Guid.NewGuid().ToString(), ["user_id"] = Guid.NewGuid().ToString(),
+            ["virtual_host_id"] = Guid.NewGuid().ToString(), ["upstream_id"] = Guid.NewGuid().ToString(), ["certificate_id"] = Guid.NewGuid().ToString(),
         };
         foreach (var (method, template, body) in IdRoutes)
         {
@@ -188,6 +203,15 @@ public sealed class AccessMatrixTests(ApiFixture api) : IAsyncLifetime
         ids["agent_id"] = agent.Id.ToString();
         ids["token_id"] = tokenId.ToString();
         ids["user_id"] = member.GetProperty("user_id").GetGuid().ToString();
+        await using var db = api.Database.CreateDbContext();
+        var certificate = new Data.Entities.Certificate { WorkspaceId = tenant.WorkspaceId, Domain = $"c{n}.example.com" };
+        var upstream = new Data.Entities.Upstream { WorkspaceId = tenant.WorkspaceId, Name = $"backend-{n}", Servers = [new Data.Entities.UpstreamServerSpec { Address = "10.0.0.1:80" }] };
+        var virtualHost = new Data.Entities.VirtualHost { WorkspaceId = tenant.WorkspaceId, Name = $"site-{n}", ServerName = $"s{n}.example.com" };
+        db.AddRange(certificate, upstream, virtualHost);
+        await db.SaveChangesAsync();
+        ids["certificate_id"] = certificate.Id.ToString();
+        ids["upstream_id"] = upstream.Id.ToString();
+        ids["virtual_host_id"] = virtualHost.Id.ToString();
         return ids;
     }
 
@@ -228,6 +252,9 @@ public sealed class AccessMatrixTests(ApiFixture api) : IAsyncLifetime
             await db.Memberships.AsNoTracking().OrderBy(x => x.UserId).ThenBy(x => x.OrganizationId).Select(x => new { x.UserId, x.OrganizationId, x.Role }).ToListAsync(),
             await db.Workspaces.AsNoTracking().OrderBy(x => x.Id).Select(x => new { x.Id, x.Name, x.Slug, x.Settings, x.UpdatedAt }).ToListAsync(),
             await db.Agents.AsNoTracking().OrderBy(x => x.Id).Select(x => new { x.Id, x.Name, x.Labels, x.UpdatedAt }).ToListAsync(),
+            await db.VirtualHosts.AsNoTracking().OrderBy(x => x.Id).Select(x => new { x.Id, x.Name, x.UpdatedAt }).ToListAsync(),
+            await db.Upstreams.AsNoTracking().OrderBy(x => x.Id).Select(x => new { x.Id, x.Name, x.UpdatedAt }).ToListAsync(),
+            await db.Certificates.AsNoTracking().OrderBy(x => x.Id).Select(x => new { x.Id, x.Domain, x.UpdatedAt }).ToListAsync(),
             await db.RegistrationTokens.AsNoTracking().OrderBy(x => x.Id).Select(x => new { x.Id, x.RevokedAt }).ToListAsync(),
             await db.Users.CountAsync(),
             await db.AuditLog.CountAsync(),
