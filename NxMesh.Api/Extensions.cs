@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Routing.Patterns;
 using NxMesh.Api.Agents;
 using NxMesh.Api.Audit;
 using NxMesh.Api.Auth;
@@ -8,6 +9,7 @@ using NxMesh.Api.Upstreams;
 using NxMesh.Api.VirtualHosts;
 using NxMesh.Api.Workspaces;
 using NxMesh.Data;
+using NxMesh.Data.Commands;
 
 namespace NxMesh.Api;
 
@@ -27,7 +29,9 @@ internal static class Extensions
         builder.Services.AddScoped<CurrentUser>();
         builder.Services.AddScoped<TenantAccess>();
         builder.Services.AddScoped<AuditTrail>();
-        builder.Services.AddSingleton<IAgentCommands, NoAgentCommandPath>();
+        builder.Services.AddSingleton<AgentCommandClient>();
+        builder.Services.AddSingleton<IAgentCommands, RedisAgentCommands>();
+        builder.Services.AddOptions<AgentCommandOptions>().Bind(builder.Configuration.GetSection(AgentCommandOptions.SectionName));
         builder.Services.AddOptions<RateLimitOptions>().Bind(builder.Configuration.GetSection(RateLimitOptions.SectionName));
         builder.AddNxMeshAuth();
         builder.Services.AddNxMeshOpenApi();
@@ -47,6 +51,14 @@ internal static class Extensions
     public static void MapApiV1(this WebApplication app)
     {
         var v1 = app.MapGroup("/v1").ProducesErrors(StatusCodes.Status429TooManyRequests, StatusCodes.Status500InternalServerError);
+        // MapGet("") inside a group yields ".../"; the contract's paths have no trailing slash.
+        ((IEndpointConventionBuilder)v1).Add(endpoint =>
+        {
+            if (endpoint is RouteEndpointBuilder route && route.RoutePattern.RawText is { Length: > 1 } raw && raw.EndsWith('/'))
+            {
+                route.RoutePattern = RoutePatternFactory.Parse(raw.TrimEnd('/'));
+            }
+        });
         v1.MapAuthApi();
         v1.MapMeApi().RequireAuthorization();
 

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using NxMesh.Data;
 using NxMesh.Data.Entities;
+using NxMesh.Data.Messaging;
 
 namespace NxMesh.Api.Platform;
 
@@ -11,8 +12,9 @@ namespace NxMesh.Api.Platform;
 /// </summary>
 public sealed class AuditTrail(NxMeshDbContext db, CurrentUser user, IHttpContextAccessor accessor)
 {
-    public const string WorkspaceConfigChanged = "workspace.config_changed";
-    public const string AgentDeleted = "agent.deleted";
+    // One spelling with AgentHub, which consumes them.
+    public const string WorkspaceConfigChanged = OutboxTypes.WorkspaceConfigChanged;
+    public const string AgentDeleted = OutboxTypes.AgentDeleted;
 
     /// <summary><paramref name="before"/>/<paramref name="after"/> are API views of the resource: never secrets.</summary>
     public void Record(Guid organizationId, Guid? workspaceId, string action, string resourceType, Guid? resourceId, object? before, object? after)
