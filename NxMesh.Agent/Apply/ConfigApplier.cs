@@ -200,6 +200,12 @@ internal sealed partial class ConfigApplier : BackgroundService
             {
                 return;
             }
+            catch (Exception ex)
+            {
+                // One bad update must not end the apply loop (and with it the agent): report it and carry on.
+                LogApplyCrashed(update.ConfigId, ex);
+                Report(update, ConfigApplyStatus.Failed, "internal error while applying: " + ex.Message);
+            }
         }
     }
 
@@ -332,6 +338,9 @@ internal sealed partial class ConfigApplier : BackgroundService
 
     [LoggerMessage(Level = LogLevel.Error, Message = "the last known good config cannot be read: {Reason}")]
     private partial void LogLastKnownGoodUnreadable(string reason);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "applying config {ConfigId} failed unexpectedly")]
+    private partial void LogApplyCrashed(string configId, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Critical, Message = "restoring the previous config failed: {Reason}")]
     private partial void LogRestoreFailed(string reason);

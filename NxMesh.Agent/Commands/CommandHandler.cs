@@ -69,8 +69,9 @@ internal sealed partial class CommandHandler
                     break;
             }
         }
-        catch (Exception ex) when (ex is InvalidOperationException or TimeoutException or IOException)
+        catch (Exception ex) when (ex is not OperationCanceledException)
         {
+            // Every command gets an answer, whatever went wrong.
             result.Success = false;
             result.Message = ex.Message;
         }

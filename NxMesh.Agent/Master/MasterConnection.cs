@@ -64,7 +64,18 @@ internal sealed partial class MasterConnection : BackgroundService
             LogNoMaster();
             return;
         }
-        using var channel = GrpcChannel.ForAddress(url, new GrpcChannelOptions { HttpHandler = CreateHandler() });
+        GrpcChannel channel;
+        try
+        {
+            channel = GrpcChannel.ForAddress(url, new GrpcChannelOptions { HttpHandler = CreateHandler() });
+        }
+        catch (Exception ex) when (ex is IOException or System.Security.Cryptography.CryptographicException or ArgumentException or InvalidOperationException)
+        {
+            PermanentFailure = "the master connection settings are unusable: " + ex.Message;
+            LogPermanent(PermanentFailure);
+            return;
+        }
+        using var _ = channel;
         var client = new AgentService.AgentServiceClient(channel);
         while (!stoppingToken.IsCancellationRequested)
         {
@@ -89,8 +100,9 @@ internal sealed partial class MasterConnection : BackgroundService
             {
                 return;
             }
-            catch (Exception ex) when (ex is RpcException or IOException or HttpRequestException or OperationCanceledException or InvalidOperationException or SocketException)
+            catch (Exception ex)
             {
+                // Anything else is treated as transient too: the agent must keep trying while nginx serves.
                 LogTransient(ex.GetType().Name, ex.Message);
             }
             finally
@@ -202,7 +214,7 @@ internal sealed partial class MasterConnection : BackgroundService
                 break;
             case MasterMessage.PayloadOneofCase.Command:
                 var command = message.Command;
-                _ = Task.Run(async () => _outbox.Post(await _commands.HandleAsync(command, cancellationToken)), cancellationToken);
+                _ = Task.Run(async () => _outbox.Post(await _commands.HandleAsync(command, CancellationToken.None)), CancellationToken.None);
                 break;
             case MasterMessage.PayloadOneofCase.Error:
                 LogMasterError(message.Error.Code, message.Error.Message);

@@ -29,6 +29,8 @@ internal sealed class ConfigChecker(IOptions<AgentOptions> options)
     public string CreateScratch()
     {
         var scratch = Path.Combine(Path.GetFullPath(_options.StateDirectory), "scratch", Guid.NewGuid().ToString("N")[..12]);
+        // A candidate may carry private keys: only the agent's user may look inside.
+        Directory.CreateDirectory(scratch, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         foreach (var directory in new[] { "logs", "temp", "html", "conf" })
         {
             Directory.CreateDirectory(Path.Combine(scratch, directory));

@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
 using NxMesh.Api.Platform;
 using NxMesh.Data;
+using NxMesh.Data.DesiredConfig;
 using NxMesh.Data.Entities;
 using NxMesh.Nginx.Validation;
 
@@ -31,25 +32,19 @@ public static class CertificatesApi
 {
     public const string ResourceType = "certificate";
 
-    /// <summary>
-    /// The Data Protection purpose of <see cref="Certificate.PrivateKeyProtected"/>; the same string as AgentHub's
-    /// CertificateKeyProtection.Purpose, which decrypts the key at push time.
-    /// </summary>
-    public const string PrivateKeyPurpose = "NxMesh.Certificates.PrivateKey.v1";
-
     public const int MaxPemLength = 64 * 1024;
     public static readonly TimeSpan SelfSignedValidity = TimeSpan.FromDays(365);
 
     public static IEndpointRouteBuilder MapCertificatesApi(this IEndpointRouteBuilder routes)
     {
-        var byWorkspace = routes.MapGroup("/workspaces/{workspace_id:guid}/certificates").WithTags("Certificates");
-        byWorkspace.MapGet("", ListAsync).WithName("ListCertificates").WithSummary("Certificates of a workspace (viewer); private keys are never returned");
-        byWorkspace.MapPost("", CreateAsync).WithName("RequestCertificate")
+        var byWorkspace = routes.MapGroup("/workspaces/{workspace_id:guid}").WithTags("Certificates");
+        byWorkspace.MapGet("/certificates", ListAsync).WithName("ListCertificates").WithSummary("Certificates of a workspace (viewer); private keys are never returned");
+        byWorkspace.MapPost("/certificates", CreateAsync).WithName("RequestCertificate")
             .WithSummary("Request (letsencrypt → pending), issue (self_signed) or upload (custom: certificate_pem + private_key_pem) a certificate (editor)");
 
-        var byId = routes.MapGroup("/certificates/{certificate_id:guid}").WithTags("Certificates");
-        byId.MapGet("", GetAsync).WithName("GetCertificate").WithSummary("Get a certificate (viewer)");
-        byId.MapDelete("", DeleteAsync).WithName("DeleteCertificate").WithSummary("Delete a certificate (editor); 409 while a virtual host uses it");
+        var byId = routes.MapGroup("/certificates").WithTags("Certificates");
+        byId.MapGet("/{certificate_id:guid}", GetAsync).WithName("GetCertificate").WithSummary("Get a certificate (viewer)");
+        byId.MapDelete("/{certificate_id:guid}", DeleteAsync).WithName("DeleteCertificate").WithSummary("Delete a certificate (editor); 409 while a virtual host uses it");
         return routes;
     }
 
@@ -66,7 +61,7 @@ public static class CertificatesApi
         NxMeshDbContext db, TenantAccess access, AuditTrail audit, IDataProtectionProvider dataProtection, TimeProvider time, CancellationToken cancellationToken)
     {
         var (_, scope) = await access.WorkspaceAsync(workspaceId, OrganizationRole.Editor, cancellationToken);
-        var certificate = Issue(request, dataProtection.CreateProtector(PrivateKeyPurpose), time.GetUtcNow());
+        var certificate = Issue(request, dataProtection.CreateProtector(CertificateKeyProtection.Purpose), time.GetUtcNow());
         certificate.WorkspaceId = workspaceId;
         certificate.CreatedAt = time.GetUtcNow();
         db.Certificates.Add(certificate);
@@ -116,7 +111,10 @@ public static class CertificatesApi
         }
     }
 
-    /// <summary>Validates the request and builds the certificate (issued at once for self_signed); 422 on any problem.</summary>
+    /// <summary>
+    /// Validates the request and builds the certificate (issued at once for self_signed); 422 on any problem. Private
+    /// keys are protected under <see cref="CertificateKeyProtection.Purpose"/>, which AgentHub decrypts at push time.
+    /// </summary>
     private static Certificate Issue(CreateCertificateRequest request, IDataProtector protector, DateTimeOffset now)
     {
         var v = new Validator();

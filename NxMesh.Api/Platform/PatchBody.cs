@@ -22,7 +22,31 @@ public sealed class PatchBody<T> where T : class
     /// <summary>True when the JSON object named the field (snake_case), whatever its value.</summary>
     public bool Has(string field) => _present.Contains(field);
 
-    /// <summary>Reads a bound JSON body; anything but an object, or a value of the wrong type, answers 422.</summary>
+    /// <summary>
+    /// Reads the request body (the endpoint declares <c>Accepts&lt;T&gt;</c>, so OpenAPI shows the typed schema):
+    /// not JSON → 415; malformed, not an object, or a value of the wrong type → 422.
+    /// </summary>
+    public static async Task<PatchBody<T>> ReadAsync(HttpRequest request, CancellationToken cancellationToken)
+    {
+        if (!request.HasJsonContentType())
+        {
+            throw new BadHttpRequestException("Content-Type must be application/json", StatusCodes.Status415UnsupportedMediaType);
+        }
+        JsonDocument document;
+        try
+        {
+            document = await JsonDocument.ParseAsync(request.Body, default, cancellationToken);
+        }
+        catch (JsonException)
+        {
+            throw ApiException.Validation("body", ValidationCodes.InvalidFormat, "Malformed JSON");
+        }
+        using (document)
+        {
+            return Read(document.RootElement);
+        }
+    }
+
     public static PatchBody<T> Read(JsonElement body)
     {
         if (body.ValueKind != JsonValueKind.Object)

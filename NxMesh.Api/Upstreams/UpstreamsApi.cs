@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
@@ -45,16 +44,16 @@ public static class UpstreamsApi
 
     public static IEndpointRouteBuilder MapUpstreamsApi(this IEndpointRouteBuilder routes)
     {
-        var byWorkspace = routes.MapGroup("/workspaces/{workspace_id:guid}/upstreams").WithTags("Upstreams");
-        byWorkspace.MapGet("", ListAsync).WithName("ListUpstreams").WithSummary("Upstreams of a workspace (viewer)");
-        byWorkspace.MapPost("", CreateAsync).WithName("CreateUpstream").WithSummary("Create an upstream (editor)");
+        var byWorkspace = routes.MapGroup("/workspaces/{workspace_id:guid}").WithTags("Upstreams");
+        byWorkspace.MapGet("/upstreams", ListAsync).WithName("ListUpstreams").WithSummary("Upstreams of a workspace (viewer)");
+        byWorkspace.MapPost("/upstreams", CreateAsync).WithName("CreateUpstream").WithSummary("Create an upstream (editor)");
 
-        var byId = routes.MapGroup("/upstreams/{upstream_id:guid}").WithTags("Upstreams");
-        byId.MapGet("", GetAsync).WithName("GetUpstream").WithSummary("Get an upstream (viewer)");
-        byId.MapPatch("", UpdateAsync).WithName("UpdateUpstream")
+        var byId = routes.MapGroup("/upstreams").WithTags("Upstreams");
+        byId.MapGet("/{upstream_id:guid}", GetAsync).WithName("GetUpstream").WithSummary("Get an upstream (viewer)");
+        byId.MapPatch("/{upstream_id:guid}", UpdateAsync).WithName("UpdateUpstream")
             .WithSummary("Change an upstream (editor): present fields replace, servers as a whole list, health_check null removes the check")
             .Accepts<UpstreamRequest>("application/json");
-        byId.MapDelete("", DeleteAsync).WithName("DeleteUpstream").WithSummary("Delete an upstream (editor); 409 while a virtual host uses it");
+        byId.MapDelete("/{upstream_id:guid}", DeleteAsync).WithName("DeleteUpstream").WithSummary("Delete an upstream (editor); 409 while a virtual host uses it");
         return routes;
     }
 
@@ -89,11 +88,11 @@ public static class UpstreamsApi
         return TypedResults.Ok(UpstreamResponse.From(upstream));
     }
 
-    private static async Task<Ok<UpstreamResponse>> UpdateAsync([FromRoute(Name = "upstream_id")] Guid upstreamId, [FromBody] JsonElement body,
+    private static async Task<Ok<UpstreamResponse>> UpdateAsync([FromRoute(Name = "upstream_id")] Guid upstreamId, HttpRequest httpRequest,
         NxMeshDbContext db, TenantAccess access, AuditTrail audit, CancellationToken cancellationToken)
     {
         var (upstream, workspaceId, scope) = await access.WorkspaceResourceAsync(db.Upstreams, upstreamId, u => u.WorkspaceId, OrganizationRole.Editor, "Upstream", cancellationToken);
-        var patch = PatchBody<UpstreamRequest>.Read(body);
+        var patch = await PatchBody<UpstreamRequest>.ReadAsync(httpRequest, cancellationToken);
         var current = ToRequest(upstream);
         var p = patch.Value;
         var merged = new UpstreamRequest(

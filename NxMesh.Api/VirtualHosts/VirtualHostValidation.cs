@@ -35,10 +35,19 @@ internal static class VirtualHostValidation
         {
             v.Add("ssl_certificate_id", ValidationCodes.Required, "ssl_enabled needs ssl_certificate_id");
         }
-        if (r.SslCertificateId is { } certificateId
-            && !await db.Certificates.AnyAsync(c => c.Id == certificateId && c.WorkspaceId == workspaceId, cancellationToken))
+        if (r.SslCertificateId is { } certificateId)
         {
-            v.Add("ssl_certificate_id", ValidationCodes.NotFound, "no such certificate in this workspace");
+            var certificate = await db.Certificates.Where(c => c.Id == certificateId && c.WorkspaceId == workspaceId)
+                .Select(c => new { c.Status, Issued = c.CertificatePem != null }).SingleOrDefaultAsync(cancellationToken);
+            if (certificate is null)
+            {
+                v.Add("ssl_certificate_id", ValidationCodes.NotFound, "no such certificate in this workspace");
+            }
+            else if (ssl && !certificate.Issued)
+            {
+                // AgentHub leaves unissued certificates out of the desired config; serving ssl needs one issued.
+                v.Add("ssl_certificate_id", ValidationCodes.NotAllowed, $"the certificate is not issued yet (status {certificate.Status.ToString().ToLowerInvariant()})");
+            }
         }
         var directives = Directives(v, r.CustomDirectives, DirectiveContext.Server, "custom_directives");
         var locations = await LocationsAsync(v, r.Locations, workspaceId, db, cancellationToken);

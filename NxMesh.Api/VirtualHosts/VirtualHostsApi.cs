@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
@@ -18,17 +17,17 @@ public static class VirtualHostsApi
 
     public static IEndpointRouteBuilder MapVirtualHostsApi(this IEndpointRouteBuilder routes)
     {
-        var byWorkspace = routes.MapGroup("/workspaces/{workspace_id:guid}/virtual-hosts").WithTags("Virtual hosts");
-        byWorkspace.MapGet("", ListAsync).WithName("ListVirtualHosts").WithSummary("Virtual hosts of a workspace (viewer)");
-        byWorkspace.MapPost("", CreateAsync).WithName("CreateVirtualHost")
+        var byWorkspace = routes.MapGroup("/workspaces/{workspace_id:guid}").WithTags("Virtual hosts");
+        byWorkspace.MapGet("/virtual-hosts", ListAsync).WithName("ListVirtualHosts").WithSummary("Virtual hosts of a workspace (viewer)");
+        byWorkspace.MapPost("/virtual-hosts", CreateAsync).WithName("CreateVirtualHost")
             .WithSummary("Create a virtual host (editor); 422 for values nginx cannot carry, 409 for port or server_name conflicts in the workspace");
 
-        var byId = routes.MapGroup("/virtual-hosts/{virtual_host_id:guid}").WithTags("Virtual hosts");
-        byId.MapGet("", GetAsync).WithName("GetVirtualHost").WithSummary("Get a virtual host with its locations (viewer)");
-        byId.MapPatch("", UpdateAsync).WithName("UpdateVirtualHost")
+        var byId = routes.MapGroup("/virtual-hosts").WithTags("Virtual hosts");
+        byId.MapGet("/{virtual_host_id:guid}", GetAsync).WithName("GetVirtualHost").WithSummary("Get a virtual host with its locations (viewer)");
+        byId.MapPatch("/{virtual_host_id:guid}", UpdateAsync).WithName("UpdateVirtualHost")
             .WithSummary("Change a virtual host (editor): present fields replace (locations as a whole list), absent keep, ssl_certificate_id null clears")
             .Accepts<VirtualHostRequest>("application/json");
-        byId.MapDelete("", DeleteAsync).WithName("DeleteVirtualHost").WithSummary("Delete a virtual host (editor)");
+        byId.MapDelete("/{virtual_host_id:guid}", DeleteAsync).WithName("DeleteVirtualHost").WithSummary("Delete a virtual host (editor)");
         return routes;
     }
 
@@ -61,11 +60,11 @@ public static class VirtualHostsApi
         return TypedResults.Ok(VirtualHostResponse.From(vhost));
     }
 
-    private static async Task<Ok<VirtualHostResponse>> UpdateAsync([FromRoute(Name = "virtual_host_id")] Guid virtualHostId, [FromBody] JsonElement body,
+    private static async Task<Ok<VirtualHostResponse>> UpdateAsync([FromRoute(Name = "virtual_host_id")] Guid virtualHostId, HttpRequest httpRequest,
         NxMeshDbContext db, TenantAccess access, AuditTrail audit, CancellationToken cancellationToken)
     {
         var (vhost, workspaceId, scope) = await access.WorkspaceResourceAsync(db.VirtualHosts, virtualHostId, v => v.WorkspaceId, OrganizationRole.Editor, "Virtual host", cancellationToken);
-        var patch = PatchBody<VirtualHostRequest>.Read(body);
+        var patch = await PatchBody<VirtualHostRequest>.ReadAsync(httpRequest, cancellationToken);
         var p = patch.Value;
         var current = ToRequest(vhost);
         var merged = new VirtualHostRequest(

@@ -261,7 +261,7 @@ public static class ConfigUpdateValidator
             ValidateLocation(location, locationField, upstreamIds, issues);
             if (NginxValidation.ParseLocation(location.Path) is { } match && !paths.Add(match.Modifier is "~" or "~*" ? location.Path : (match.Modifier == "=" ? "= " : "") + match.Pattern))
             {
-                issues.Add(new(At(locationField, "path"), ValidationCodes.Conflict, "another location of this virtual host has the same path"));
+                issues.Add(new(At(locationField, "path"), ValidationCodes.NotAllowed, "another location of this virtual host has the same path (nginx refuses duplicates)"));
             }
         }
     }

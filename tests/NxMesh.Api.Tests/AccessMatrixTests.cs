@@ -44,6 +44,20 @@ public sealed class AccessMatrixTests(ApiFixture api) : IAsyncLifetime
         ("DELETE", "/v1/agents/{agent_id}", null),
         ("POST", "/v1/agents/{agent_id}/reload", null),
         ("DELETE", "/v1/registration-tokens/{token_id}", null),
+        ("GET", "/v1/workspaces/{workspace_id}/virtual-hosts", null),
+        ("POST", "/v1/workspaces/{workspace_id}/virtual-hosts", new { name = "X", server_name = "x.example.test", locations = new[] { new { path = "/", proxy_pass = "http://10.0.0.1" } } }),
+        ("GET", "/v1/virtual-hosts/{virtual_host_id}", null),
+        ("PATCH", "/v1/virtual-hosts/{virtual_host_id}", new { name = "Hijacked" }),
+        ("DELETE", "/v1/virtual-hosts/{virtual_host_id}", null),
+        ("GET", "/v1/workspaces/{workspace_id}/upstreams", null),
+        ("POST", "/v1/workspaces/{workspace_id}/upstreams", new { name = "x", servers = new[] { new { address = "10.0.0.1:80" } } }),
+        ("GET", "/v1/upstreams/{upstream_id}", null),
+        ("PATCH", "/v1/upstreams/{upstream_id}", new { name = "hijacked" }),
+        ("DELETE", "/v1/upstreams/{upstream_id}", null),
+        ("GET", "/v1/workspaces/{workspace_id}/certificates", null),
+        ("POST", "/v1/workspaces/{workspace_id}/certificates", new { domain = "x.example.test", provider = "letsencrypt" }),
+        ("GET", "/v1/certificates/{certificate_id}", null),
+        ("DELETE", "/v1/certificates/{certificate_id}", null),
     ];
 
     [Fact]
@@ -83,6 +97,7 @@ public sealed class AccessMatrixTests(ApiFixture api) : IAsyncLifetime
         {
             ["organization_id"] = Guid.NewGuid().ToString(), ["workspace_id"] = Guid.NewGuid().ToString(), ["agent_id"] = Guid.NewGuid().ToString(),
             ["token_id"] = Guid.NewGuid().ToString(), ["user_id"] = Guid.NewGuid().ToString(),
+            ["virtual_host_id"] = Guid.NewGuid().ToString(), ["upstream_id"] = Guid.NewGuid().ToString(), ["certificate_id"] = Guid.NewGuid().ToString(),
         };
         foreach (var (method, template, body) in IdRoutes)
         {
@@ -114,6 +129,14 @@ public sealed class AccessMatrixTests(ApiFixture api) : IAsyncLifetime
         ("DELETE", "/v1/agents/{agent_id}", "admin", HttpStatusCode.NoContent, null),
         ("POST", "/v1/agents/{agent_id}/reload", "editor", HttpStatusCode.ServiceUnavailable, null),
         ("DELETE", "/v1/registration-tokens/{token_id}", "admin", HttpStatusCode.NoContent, null),
+        ("POST", "/v1/workspaces/{workspace_id}/virtual-hosts", "editor", HttpStatusCode.Created, new { name = "New", server_name = "new-{n}.example.test", locations = new[] { new { path = "/", proxy_pass = "http://10.0.0.1" } } }),
+        ("PATCH", "/v1/virtual-hosts/{virtual_host_id}", "editor", HttpStatusCode.OK, new { name = "Renamed" }),
+        ("DELETE", "/v1/virtual-hosts/{virtual_host_id}", "editor", HttpStatusCode.NoContent, null),
+        ("POST", "/v1/workspaces/{workspace_id}/upstreams", "editor", HttpStatusCode.Created, new { name = "new-{n}", servers = new[] { new { address = "10.0.0.1:80" } } }),
+        ("PATCH", "/v1/upstreams/{upstream_id}", "editor", HttpStatusCode.OK, new { keepalive_connections = 8 }),
+        ("DELETE", "/v1/upstreams/{upstream_id}", "editor", HttpStatusCode.NoContent, null),
+        ("POST", "/v1/workspaces/{workspace_id}/certificates", "editor", HttpStatusCode.Created, new { domain = "new-{n}.example.test", provider = "letsencrypt" }),
+        ("DELETE", "/v1/certificates/{certificate_id}", "editor", HttpStatusCode.NoContent, null),
     ];
 
     [Theory]
@@ -188,6 +211,11 @@ public sealed class AccessMatrixTests(ApiFixture api) : IAsyncLifetime
         ids["agent_id"] = agent.Id.ToString();
         ids["token_id"] = tokenId.ToString();
         ids["user_id"] = member.GetProperty("user_id").GetGuid().ToString();
+        // Unreferenced virtual host, upstream and certificate in the tenant's own workspace (the empty one stays deletable).
+        var configWs = $"/v1/workspaces/{tenant.WorkspaceId}";
+        ids["upstream_id"] = (await (await tenant.Owner.PostAsJsonAsync($"{configWs}/upstreams", new { name = $"up-{n}", servers = new[] { new { address = "10.0.0.1:80" } } })).JsonAsync(HttpStatusCode.Created)).Id().ToString();
+        ids["certificate_id"] = (await (await tenant.Owner.PostAsJsonAsync($"{configWs}/certificates", new { domain = $"cert-{n}.example.test", provider = "letsencrypt" })).JsonAsync(HttpStatusCode.Created)).Id().ToString();
+        ids["virtual_host_id"] = (await (await tenant.Owner.PostAsJsonAsync($"{configWs}/virtual-hosts", new { name = "V", server_name = $"vh-{n}.example.test", locations = new[] { new { path = "/", proxy_pass = "http://10.0.0.1" } } })).JsonAsync(HttpStatusCode.Created)).Id().ToString();
         return ids;
     }
 
@@ -229,6 +257,9 @@ public sealed class AccessMatrixTests(ApiFixture api) : IAsyncLifetime
             await db.Workspaces.AsNoTracking().OrderBy(x => x.Id).Select(x => new { x.Id, x.Name, x.Slug, x.Settings, x.UpdatedAt }).ToListAsync(),
             await db.Agents.AsNoTracking().OrderBy(x => x.Id).Select(x => new { x.Id, x.Name, x.Labels, x.UpdatedAt }).ToListAsync(),
             await db.RegistrationTokens.AsNoTracking().OrderBy(x => x.Id).Select(x => new { x.Id, x.RevokedAt }).ToListAsync(),
+            await db.VirtualHosts.AsNoTracking().OrderBy(x => x.Id).Select(x => new { x.Id, x.Name, x.UpdatedAt }).ToListAsync(),
+            await db.Upstreams.AsNoTracking().OrderBy(x => x.Id).Select(x => new { x.Id, x.Name, x.UpdatedAt }).ToListAsync(),
+            await db.Certificates.AsNoTracking().OrderBy(x => x.Id).Select(x => new { x.Id, x.Domain, x.UpdatedAt }).ToListAsync(),
             await db.Users.CountAsync(),
             await db.AuditLog.CountAsync(),
             await db.Outbox.CountAsync(),

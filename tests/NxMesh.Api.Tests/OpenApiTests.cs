@@ -45,7 +45,9 @@ public sealed class OpenApiTests(ApiFixture api)
             Assert.True(getAgent.GetProperty("responses").TryGetProperty(status, out _), $"GET /v1/agents/{{agent_id}} lacks {status}");
         }
         var login = document.GetProperty("paths").GetProperty("/v1/auth/login").GetProperty("post");
-        Assert.False(login.TryGetProperty("security", out _));
+        // Anonymous operations say so explicitly: one empty requirement.
+        var anonymous = Assert.Single(login.GetProperty("security").EnumerateArray().ToList());
+        Assert.Empty(anonymous.EnumerateObject());
 
         var schemas = document.GetProperty("components").GetProperty("schemas");
         var errorBody = schemas.GetProperty("ErrorBody").GetProperty("properties");

@@ -6,7 +6,7 @@ using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
-using NxMesh.Api.Certificates;
+using NxMesh.Data.DesiredConfig;
 using NxMesh.Data.Entities;
 using Xunit;
 
@@ -119,6 +119,13 @@ public sealed class ConfigResourcesTests(ApiFixture api) : IAsyncLifetime
             Assert.Equal(1, await db.VirtualHostLocations.CountAsync(l => l.VirtualHostId == id));
         }
 
+        var agent = await ConfigTestSupport.CreateAgentAsync(api, tenant.WorkspaceId, "edge-1");
+        var targeted = await (await tenant.Client.PatchAsJsonAsync($"/v1/virtual-hosts/{id}", new { target_agents = new { type = "agents", agent_ids = new[] { agent } } })).JsonAsync(HttpStatusCode.OK);
+        Assert.Equal(agent, targeted.GetProperty("target_agents").GetProperty("agent_ids")[0].GetGuid());
+        Assert.False(targeted.GetProperty("target_agents").TryGetProperty("label_selector", out _));
+        var all = await (await tenant.Client.SendRawAsync(HttpMethod.Patch, $"/v1/virtual-hosts/{id}", "{\"target_agents\":null}")).JsonAsync(HttpStatusCode.OK);
+        Assert.Equal("{\"type\":\"all\"}", all.GetProperty("target_agents").GetRawText());
+
         var upstream = await (await tenant.Client.SendRawAsync(HttpMethod.Patch, $"/v1/upstreams/{upstreamId}", "{\"health_check\":{\"path\":\"/healthz\",\"interval\":5,\"timeout\":2}}")).JsonAsync(HttpStatusCode.OK);
         Assert.Equal("/healthz", upstream.GetProperty("health_check").GetProperty("path").GetString());
         var cleared = await (await tenant.Client.SendRawAsync(HttpMethod.Patch, $"/v1/upstreams/{upstreamId}", "{\"health_check\":null,\"keepalive_connections\":16}")).JsonAsync(HttpStatusCode.OK);
@@ -197,7 +204,7 @@ public sealed class ConfigResourcesTests(ApiFixture api) : IAsyncLifetime
         Assert.DoesNotContain("BEGIN", listed, StringComparison.Ordinal);
 
         await using var db = api.Database.CreateDbContext();
-        var protector = api.Factory.Services.GetRequiredService<IDataProtectionProvider>().CreateProtector(CertificatesApi.PrivateKeyPurpose);
+        var protector = api.Factory.Services.GetRequiredService<IDataProtectionProvider>().CreateProtector(CertificateKeyProtection.Purpose);
         var stored = await db.Certificates.AsNoTracking().SingleAsync(c => c.Id == custom.GetProperty("id").GetGuid());
         Assert.DoesNotContain("PRIVATE KEY", stored.PrivateKeyProtected!, StringComparison.Ordinal);
         Assert.Equal(key, protector.Unprotect(stored.PrivateKeyProtected!));
@@ -313,6 +320,37 @@ public sealed class ConfigResourcesTests(ApiFixture api) : IAsyncLifetime
             {
                 await response.ErrorAsync(HttpStatusCode.Forbidden, "FORBIDDEN");
             }
+        }
+    }
+}
+
+[Collection(ApiCollection.Name)]
+public sealed class ConfigOpenApiTests(ApiFixture api)
+{
+    [Fact]
+    public async Task OpenApi_documents_every_config_route_with_typed_patch_bodies()
+    {
+        var document = await (await api.Anonymous().GetAsync("/openapi/v1.json")).JsonAsync(HttpStatusCode.OK);
+        var paths = document.GetProperty("paths");
+        var expected = new (string Path, string[] Methods)[]
+        {
+            ("/v1/workspaces/{workspace_id}/virtual-hosts", ["get", "post"]), ("/v1/virtual-hosts/{virtual_host_id}", ["get", "patch", "delete"]),
+            ("/v1/workspaces/{workspace_id}/upstreams", ["get", "post"]), ("/v1/upstreams/{upstream_id}", ["get", "patch", "delete"]),
+            ("/v1/workspaces/{workspace_id}/certificates", ["get", "post"]), ("/v1/certificates/{certificate_id}", ["get", "delete"]),
+        };
+        foreach (var (path, methods) in expected)
+        {
+            Assert.True(paths.TryGetProperty(path, out var item), $"{path} missing");
+            foreach (var method in methods)
+            {
+                Assert.True(item.TryGetProperty(method, out var operation), $"{method} {path} missing");
+                Assert.True(operation.TryGetProperty("security", out _), $"{method} {path} without bearer security");
+            }
+        }
+        foreach (var path in new[] { "/v1/virtual-hosts/{virtual_host_id}", "/v1/upstreams/{upstream_id}" })
+        {
+            var schema = paths.GetProperty(path).GetProperty("patch").GetProperty("requestBody").GetProperty("content").GetProperty("application/json").GetProperty("schema");
+            Assert.Contains("Request", schema.GetRawText(), StringComparison.Ordinal);
         }
     }
 }

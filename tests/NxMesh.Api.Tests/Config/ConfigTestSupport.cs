@@ -5,7 +5,7 @@ using System.Text.Json;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
-using NxMesh.Api.Certificates;
+using NxMesh.Data.DesiredConfig;
 using NxMesh.Data.Entities;
 using NxMesh.Nginx;
 using NxMesh.Nginx.Rendering;
@@ -85,73 +85,19 @@ internal static class ConfigTestSupport
 
     /// <summary>
     /// The stored virtual host (with the upstreams and certificates it references) as the ConfigUpdate an agent
-    /// would receive, private keys decrypted with the Api's Data Protection: what the agent renders.
+    /// receives: AgentHub's own <see cref="DesiredConfigBuilder"/> (private keys decrypted), narrowed to this virtual host.
     /// </summary>
     public static async Task<Proto.ConfigUpdate> DesiredConfigAsync(ApiFixture api, Guid virtualHostId)
     {
         await using var db = api.Database.CreateDbContext();
-        var vhost = await db.VirtualHosts.AsNoTracking().SingleAsync(v => v.Id == virtualHostId);
-        var upstreamIds = vhost.Locations.Where(l => l.UpstreamId is not null).Select(l => l.UpstreamId!.Value).Distinct().ToList();
-        var upstreams = await db.Upstreams.AsNoTracking().Where(u => upstreamIds.Contains(u.Id)).OrderBy(u => u.Id).ToListAsync();
-        var certificate = vhost.SslCertificateId is { } certificateId ? await db.Certificates.AsNoTracking().SingleAsync(c => c.Id == certificateId) : null;
-        var protector = api.Factory.Services.GetRequiredService<IDataProtectionProvider>().CreateProtector(CertificatesApi.PrivateKeyPurpose);
-
-        var update = new Proto.ConfigUpdate { ConfigId = "test", Version = 1 };
-        var proto = new Proto.VirtualHost
-        {
-            Id = vhost.Id.ToString(), Name = vhost.Name, ServerName = vhost.ServerName, ListenPort = (uint)vhost.ListenPort,
-            SslEnabled = vhost.SslEnabled, SslCertificateId = vhost.SslCertificateId?.ToString() ?? "",
-            Http2Enabled = vhost.Http2Enabled, Http3Enabled = vhost.Http3Enabled,
-        };
-        proto.CustomDirectives.Add(vhost.CustomDirectives);
-        foreach (var l in vhost.Locations.OrderBy(l => l.Position))
-        {
-            var location = new Proto.Location
-            {
-                Path = l.Path, ProxyPass = l.ProxyPass ?? "", UpstreamId = l.UpstreamId?.ToString() ?? "", Root = l.Root ?? "", Index = l.Index ?? "",
-            };
-            location.CustomHeaders.Add(l.CustomHeaders.Select(h => new Proto.Header { Name = h.Name, Value = h.Value, Always = h.Always }));
-            location.RewriteRules.Add(l.RewriteRules.Select(r => new Proto.RewriteRule { Pattern = r.Pattern, Replacement = r.Replacement, Flag = r.Flag ?? "" }));
-            location.CustomDirectives.Add(l.CustomDirectives);
-            proto.Locations.Add(location);
-        }
-        update.VirtualHosts.Add(proto);
-        foreach (var u in upstreams)
-        {
-            var upstream = new Proto.Upstream
-            {
-                Id = u.Id.ToString(), Name = u.Name, KeepaliveConnections = (uint)u.KeepaliveConnections,
-                Algorithm = u.Algorithm switch
-                {
-                    LoadBalanceAlgorithm.LeastConnections => Proto.LoadBalanceAlgorithm.LeastConnections,
-                    LoadBalanceAlgorithm.IpHash => Proto.LoadBalanceAlgorithm.IpHash,
-                    LoadBalanceAlgorithm.WeightedRoundRobin => Proto.LoadBalanceAlgorithm.WeightedRoundRobin,
-                    _ => Proto.LoadBalanceAlgorithm.RoundRobin,
-                },
-            };
-            upstream.Servers.Add(u.Servers.Select(s => new Proto.UpstreamServer
-            {
-                Address = s.Address, Weight = (uint)s.Weight, Backup = s.Backup, Down = s.Down, MaxFails = (uint)s.MaxFails, FailTimeoutSeconds = (uint)s.FailTimeout,
-            }));
-            if (u.HealthCheck is { } h)
-            {
-                upstream.HealthCheck = new Proto.HealthCheckConfig
-                {
-                    Enabled = h.Enabled, Path = h.Path, IntervalSeconds = (uint)h.Interval, TimeoutSeconds = (uint)h.Timeout,
-                    HealthyThreshold = (uint)h.HealthyThreshold, UnhealthyThreshold = (uint)h.UnhealthyThreshold,
-                };
-            }
-            update.Upstreams.Add(upstream);
-        }
-        if (certificate is not null)
-        {
-            update.Certificates.Add(certificate.Id.ToString(), new Proto.Certificate
-            {
-                Id = certificate.Id.ToString(), Domain = certificate.Domain, CertificatePem = certificate.CertificatePem ?? "",
-                PrivateKeyPem = certificate.PrivateKeyProtected is { } key ? protector.Unprotect(key) : "",
-                ExpiresAt = certificate.ExpiresAt?.ToUnixTimeMilliseconds() ?? 0,
-            });
-        }
+        var workspaceId = await db.VirtualHosts.Where(v => v.Id == virtualHostId).Select(v => v.WorkspaceId).SingleAsync();
+        var builder = new DesiredConfigBuilder(db, api.Factory.Services.GetRequiredService<IDataProtectionProvider>());
+        var source = await builder.LoadWorkspaceAsync(workspaceId, CancellationToken.None);
+        Assert.NotNull(source);
+        var update = builder.Build(source, Guid.NewGuid(), new Dictionary<string, string>());
+        var vhost = Assert.Single(update.VirtualHosts, v => v.Id == virtualHostId.ToString());
+        update.VirtualHosts.Clear();
+        update.VirtualHosts.Add(vhost);
         return update;
     }
 

@@ -66,6 +66,7 @@ public sealed class StructuralMatrixTests(ApiFixture api)
         { "upstream of another workspace", "POST", "ws:virtual-hosts", Vh.Replace("{upstream}", "{other_upstream}") + "}", 422, "locations[0].upstream_id" },
         { "certificate unknown", "POST", "ws:virtual-hosts", Vh.Replace("8080", "8443") + ",\"ssl_enabled\":true,\"ssl_certificate_id\":\"{random}\"}", 422, "ssl_certificate_id" },
         { "certificate of another workspace", "POST", "ws:virtual-hosts", Vh.Replace("8080", "8443") + ",\"ssl_enabled\":true,\"ssl_certificate_id\":\"{other_cert}\"}", 422, "ssl_certificate_id" },
+        { "certificate not issued yet", "POST", "ws:virtual-hosts", Vh.Replace("8080", "8443") + ",\"ssl_enabled\":true,\"http2_enabled\":true,\"ssl_certificate_id\":\"{pending_cert}\"}", 422, "ssl_certificate_id" },
         { "selector without label_selector", "POST", "ws:virtual-hosts", Vh + ",\"target_agents\":{\"type\":\"selector\"}}", 422, "target_agents.label_selector" },
         { "selector unparsable", "POST", "ws:virtual-hosts", Vh + ",\"target_agents\":{\"type\":\"selector\",\"label_selector\":\"env in (a\"}}", 422, "target_agents.label_selector" },
         { "agents empty", "POST", "ws:virtual-hosts", Vh + ",\"target_agents\":{\"type\":\"agents\",\"agent_ids\":[]}}", 422, "target_agents.agent_ids" },
@@ -193,13 +194,14 @@ public sealed class StructuralMatrixTests(ApiFixture api)
         // The target of the PATCH cases.
         var second = new { name = "Second", server_name = "patchme.example.test", listen_port = 8080, locations = new[] { new { path = "/", upstream_id = upstream } } };
         var vhostId = (await (await tenant.Client.PostJsonAsync(tenant.Ws("virtual-hosts"), ConfigTestSupport.Json(second))).JsonAsync(HttpStatusCode.Created)).GetProperty("id").GetGuid();
+        var pending = (await (await tenant.Client.PostJsonAsync(tenant.Ws("certificates"), "{\"domain\":\"pending.example.test\",\"provider\":\"letsencrypt\"}")).JsonAsync(HttpStatusCode.Created)).GetProperty("id").GetGuid();
         var (pem, key) = TestPems.Create("pem.example.test", DateTimeOffset.UtcNow.AddYears(1));
         var (_, otherKey) = TestPems.Create("pem.example.test", DateTimeOffset.UtcNow.AddYears(1));
         var (expiredPem, expiredKey) = TestPems.Create("old.example.test", DateTimeOffset.UtcNow.AddDays(-1));
         var values = new Dictionary<string, string>
         {
             ["upstream"] = upstream.ToString(), ["cert"] = certificate.ToString(), ["agent"] = agent.ToString(), ["random"] = Guid.NewGuid().ToString(),
-            ["other_upstream"] = otherUpstream.ToString(), ["other_cert"] = otherCertificate.ToString(), ["other_agent"] = otherAgent.ToString(),
+            ["other_upstream"] = otherUpstream.ToString(), ["other_cert"] = otherCertificate.ToString(), ["other_agent"] = otherAgent.ToString(), ["pending_cert"] = pending.ToString(),
             ["pem"] = ConfigTestSupport.Json(pem), ["key"] = ConfigTestSupport.Json(key), ["other_key"] = ConfigTestSupport.Json(otherKey),
             ["expired_pem"] = ConfigTestSupport.Json(expiredPem), ["expired_key"] = ConfigTestSupport.Json(expiredKey),
         };

@@ -45,7 +45,7 @@ public sealed class ConfigUpdateValidatorTests
         { "key mismatch", u => u.Certificates["cert1"].PrivateKeyPem = TestCertificates.Create("other.test").Key, "certificates.cert1.certificate_pem", ValidationCodes.InvalidFormat },
         { "http2 without ssl", u => u.VirtualHosts[0].Http2Enabled = true, "virtual_hosts[0].http2_enabled", ValidationCodes.NotAllowed },
         { "ssl on port 80", u => u.VirtualHosts[1].ListenPort = 80, "virtual_hosts[1].ssl_enabled", ValidationCodes.NotAllowed },
-        { "duplicate location", u => u.VirtualHosts[0].Locations[1].Path = "^~ /api", "virtual_hosts[0].locations[1].path", ValidationCodes.Conflict },
+        { "duplicate location", u => u.VirtualHosts[0].Locations[1].Path = "^~ /api", "virtual_hosts[0].locations[1].path", ValidationCodes.NotAllowed },
         { "duplicate vhost id", u => u.VirtualHosts[1].Id = "vh1", "virtual_hosts[1].id", ValidationCodes.Conflict },
         { "regex location with URI", u => u.VirtualHosts[0].Locations[1].Path = "~ ^/health$", "virtual_hosts[0].locations[1].proxy_pass", ValidationCodes.NotAllowed },
         { "config id", u => u.ConfigId = "abc\n# injected", "config_id", ValidationCodes.InvalidFormat },
