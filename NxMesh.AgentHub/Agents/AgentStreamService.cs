@@ -103,11 +103,13 @@ internal sealed class AgentStreamService(
             },
         });
         registry.Register(connection)?.Close("replaced");
-        var writer = connection.RunWriterAsync(responseStream);
+        var writer = Task.CompletedTask;
         try
         {
             await messaging.PublishReplacedAsync(agentId, connected.Epoch);
             await commands.AttachAsync(connection);
+            // Started only now: once the agent reads its registration response, commands already reach it.
+            writer = connection.RunWriterAsync(responseStream);
             await events.PublishAsync(FleetEventTypes.AgentConnected, connected.WorkspaceId, new JsonObject
             {
                 ["agent_id"] = agentId.ToString("D"),

@@ -164,7 +164,10 @@ public sealed class ConnectionTests(DatabaseFixture database) : IAsyncLifetime
         await Wait.UntilAsync(async () =>
             (await client.SendAsync(agentId, new Command { Reload = new ReloadCommand() }, TimeSpan.FromSeconds(2))).Kind == CommandOutcomeKind.NotConnected,
             TimeSpan.FromSeconds(10), "the agent to count as not connected");
-        await using var db = database.CreateDbContext();
-        Assert.Equal(AgentState.Offline, (await db.Agents.SingleAsync(a => a.Id == agentId)).State);
+        await Wait.UntilAsync(async () =>
+        {
+            await using var db = database.CreateDbContext();
+            return (await db.Agents.SingleAsync(a => a.Id == agentId)).State == AgentState.Offline;
+        }, TimeSpan.FromSeconds(10), "the closed stream to mark the agent offline");
     }
 }
