@@ -1,8 +1,11 @@
 using NxMesh.Api.Agents;
 using NxMesh.Api.Audit;
 using NxMesh.Api.Auth;
+using NxMesh.Api.Certificates;
 using NxMesh.Api.Organizations;
 using NxMesh.Api.Platform;
+using NxMesh.Api.Upstreams;
+using NxMesh.Api.VirtualHosts;
 using NxMesh.Api.Workspaces;
 using NxMesh.Data;
 
@@ -56,5 +59,8 @@ internal static class Extensions
         api.MapWorkspacesApi();
         api.MapAgentsApi();
         api.MapRegistrationTokensApi();
+        api.MapVirtualHostsApi();
+        api.MapUpstreamsApi();
+        api.MapCertificatesApi();
     }
 }

@@ -91,22 +91,23 @@ internal sealed class AgentStreamService(
         var connected = await store.ConnectAsync(agentId, first.Registration, PeerAddress(context.Peer), tokenLabels, call.Token)
             ?? throw AgentAuthenticator.Unauthenticated("The agent no longer exists.");
         using var connection = new AgentConnection(agentId, connected.WorkspaceId, connected.Epoch, _options.SendQueueCapacity, call.Token);
+        // Queued before the connection is visible to pushes and commands: the response is always the first message.
+        connection.TryEnqueue(new MasterMessage
+        {
+            RegistrationResponse = new RegistrationResponse
+            {
+                AgentId = agentId.ToString("D"),
+                Success = true,
+                HeartbeatIntervalSeconds = _options.HeartbeatIntervalSeconds,
+                AgentCredential = credential ?? "",
+            },
+        });
         registry.Register(connection)?.Close("replaced");
         var writer = connection.RunWriterAsync(responseStream);
         try
         {
             await messaging.PublishReplacedAsync(agentId, connected.Epoch);
             await commands.AttachAsync(connection);
-            connection.TryEnqueue(new MasterMessage
-            {
-                RegistrationResponse = new RegistrationResponse
-                {
-                    AgentId = agentId.ToString("D"),
-                    Success = true,
-                    HeartbeatIntervalSeconds = _options.HeartbeatIntervalSeconds,
-                    AgentCredential = credential ?? "",
-                },
-            });
             await events.PublishAsync(FleetEventTypes.AgentConnected, connected.WorkspaceId, new JsonObject
             {
                 ["agent_id"] = agentId.ToString("D"),

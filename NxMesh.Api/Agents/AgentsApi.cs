@@ -46,11 +46,11 @@ public static class AgentsApi
         routes.MapGet("/workspaces/{workspace_id:guid}/agents", ListAsync).WithTags("Agents").WithName("ListAgents")
             .WithSummary("Agents of a workspace (viewer); state = online|offline|degraded|all, label_selector in Kubernetes syntax");
 
-        var byId = routes.MapGroup("/agents/{agent_id:guid}").WithTags("Agents");
-        byId.MapGet("", GetAsync).WithName("GetAgent").WithSummary("An agent with its latest health (viewer)");
-        byId.MapPatch("", UpdateAsync).WithName("UpdateAgent").WithSummary("Rename an agent or replace its labels (editor)");
-        byId.MapDelete("", DeleteAsync).WithName("DeleteAgent").WithSummary("Delete an agent and revoke its credentials (admin)");
-        byId.MapPost("/reload", ReloadAsync).WithName("ReloadAgent")
+        var byId = routes.MapGroup("/agents").WithTags("Agents");
+        byId.MapGet("/{agent_id:guid}", GetAsync).WithName("GetAgent").WithSummary("An agent with its latest health (viewer)");
+        byId.MapPatch("/{agent_id:guid}", UpdateAsync).WithName("UpdateAgent").WithSummary("Rename an agent or replace its labels (editor)");
+        byId.MapDelete("/{agent_id:guid}", DeleteAsync).WithName("DeleteAgent").WithSummary("Delete an agent and revoke its credentials (admin)");
+        byId.MapPost("/{agent_id:guid}/reload", ReloadAsync).WithName("ReloadAgent")
             .WithSummary("Reload the agent's nginx (editor); 503 SERVICE_UNAVAILABLE when the agent cannot be reached")
             .ProducesErrors(503);
         return routes;

@@ -36,11 +36,11 @@ public static class RegistrationTokensApi
 
     public static IEndpointRouteBuilder MapRegistrationTokensApi(this IEndpointRouteBuilder routes)
     {
-        var group = routes.MapGroup("/workspaces/{workspace_id:guid}/agents/tokens").WithTags("Agents");
-        group.MapPost("", CreateAsync).WithName("CreateAgentRegistrationToken")
+        var group = routes.MapGroup("/workspaces/{workspace_id:guid}/agents").WithTags("Agents");
+        group.MapPost("/tokens", CreateAsync).WithName("CreateAgentRegistrationToken")
             .WithSummary("Create an agent record (offline until it enrolls) and its single-use enrollment token (admin); the token is shown once")
             .Produces<RegistrationTokensCreated>(201);
-        group.MapGet("", ListAsync).WithName("ListAgentRegistrationTokens").WithSummary("Registration tokens of a workspace, without secrets (admin)");
+        group.MapGet("/tokens", ListAsync).WithName("ListAgentRegistrationTokens").WithSummary("Registration tokens of a workspace, without secrets (admin)");
         routes.MapDelete("/registration-tokens/{token_id:guid}", RevokeAsync).WithTags("Agents").WithName("RevokeAgentRegistrationToken")
             .WithSummary("Revoke an unused registration token (admin)");
         return routes;

@@ -27,12 +27,12 @@ public static class MembersApi
 
     public static RouteGroupBuilder MapMembersApi(this IEndpointRouteBuilder routes)
     {
-        var group = routes.MapGroup("/organizations/{organization_id:guid}/members").WithTags("Members");
-        group.MapGet("", ListAsync).WithName("ListMembers").WithSummary("Members and their roles (viewer)");
-        group.MapPost("", AddAsync).WithName("AddMember")
+        var group = routes.MapGroup("/organizations/{organization_id:guid}").WithTags("Members");
+        group.MapGet("/members", ListAsync).WithName("ListMembers").WithSummary("Members and their roles (viewer)");
+        group.MapPost("/members", AddAsync).WithName("AddMember")
             .WithSummary("Add a member by email (admin); an email without an account gets a one-time password, returned once");
-        group.MapPatch("/{user_id:guid}", UpdateAsync).WithName("UpdateMember").WithSummary("Change a member's role (admin; owner role: owner)");
-        group.MapDelete("/{user_id:guid}", RemoveAsync).WithName("RemoveMember").WithSummary("Remove a member (admin; an owner: owner)");
+        group.MapPatch("/members/{user_id:guid}", UpdateAsync).WithName("UpdateMember").WithSummary("Change a member's role (admin; owner role: owner)");
+        group.MapDelete("/members/{user_id:guid}", RemoveAsync).WithName("RemoveMember").WithSummary("Remove a member (admin; an owner: owner)");
         return group;
     }
 

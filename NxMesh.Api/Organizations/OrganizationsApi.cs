@@ -23,12 +23,12 @@ public static class OrganizationsApi
 
     public static RouteGroupBuilder MapOrganizationsApi(this IEndpointRouteBuilder routes)
     {
-        var group = routes.MapGroup("/organizations").WithTags("Organizations");
-        group.MapGet("", ListAsync).WithName("ListOrganizations").WithSummary("Organizations the caller is a member of");
-        group.MapPost("", CreateAsync).WithName("CreateOrganization").WithSummary("Create an organization; the caller becomes its owner");
-        group.MapGet("/{organization_id:guid}", GetAsync).WithName("GetOrganization").WithSummary("Get an organization (viewer)");
-        group.MapPatch("/{organization_id:guid}", UpdateAsync).WithName("UpdateOrganization").WithSummary("Rename an organization (admin)");
-        group.MapDelete("/{organization_id:guid}", DeleteAsync).WithName("DeleteOrganization")
+        var group = routes.MapGroup("").WithTags("Organizations");
+        group.MapGet("/organizations", ListAsync).WithName("ListOrganizations").WithSummary("Organizations the caller is a member of");
+        group.MapPost("/organizations", CreateAsync).WithName("CreateOrganization").WithSummary("Create an organization; the caller becomes its owner");
+        group.MapGet("/organizations/{organization_id:guid}", GetAsync).WithName("GetOrganization").WithSummary("Get an organization (viewer)");
+        group.MapPatch("/organizations/{organization_id:guid}", UpdateAsync).WithName("UpdateOrganization").WithSummary("Rename an organization (admin)");
+        group.MapDelete("/organizations/{organization_id:guid}", DeleteAsync).WithName("DeleteOrganization")
             .WithSummary("Delete an organization (owner). 409 while it has workspaces, unless force=true deletes everything in it");
         return group;
     }

@@ -39,12 +39,12 @@ public static partial class WorkspaceSettingsApi
         "server_tokens", "sendfile", "tcp_nopush", "tcp_nodelay", "etag", "server_names_hash_bucket_size",
     };
 
-    public static RouteGroupBuilder MapWorkspaceSettingsApi(this RouteGroupBuilder workspace)
+    public static RouteGroupBuilder MapWorkspaceSettingsApi(this RouteGroupBuilder workspaces)
     {
-        workspace.MapGet("/settings", GetAsync).WithName("GetWorkspaceSettings").WithSummary("Workspace settings including global_settings (viewer)");
-        workspace.MapPatch("/settings", UpdateAsync).WithName("UpdateWorkspaceSettings")
+        workspaces.MapGet("/{workspace_id:guid}/settings", GetAsync).WithName("GetWorkspaceSettings").WithSummary("Workspace settings including global_settings (viewer)");
+        workspaces.MapPatch("/{workspace_id:guid}/settings", UpdateAsync).WithName("UpdateWorkspaceSettings")
             .WithSummary("Change workspace settings (admin); agents receive the new global_settings");
-        return workspace;
+        return workspaces;
     }
 
     private static async Task<Ok<WorkspaceSettingsResponse>> GetAsync([FromRoute(Name = "workspace_id")] Guid workspaceId, TenantAccess access, CancellationToken cancellationToken)

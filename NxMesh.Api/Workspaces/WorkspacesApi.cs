@@ -26,14 +26,14 @@ public static class WorkspacesApi
 
     public static IEndpointRouteBuilder MapWorkspacesApi(this IEndpointRouteBuilder routes)
     {
-        var byOrganization = routes.MapGroup("/organizations/{organization_id:guid}/workspaces").WithTags("Workspaces");
-        byOrganization.MapGet("", ListAsync).WithName("ListWorkspaces").WithSummary("Workspaces of an organization (viewer)");
-        byOrganization.MapPost("", CreateAsync).WithName("CreateWorkspace").WithSummary("Create a workspace (admin); slugs are unique per organization");
+        var byOrganization = routes.MapGroup("/organizations/{organization_id:guid}").WithTags("Workspaces");
+        byOrganization.MapGet("/workspaces", ListAsync).WithName("ListWorkspaces").WithSummary("Workspaces of an organization (viewer)");
+        byOrganization.MapPost("/workspaces", CreateAsync).WithName("CreateWorkspace").WithSummary("Create a workspace (admin); slugs are unique per organization");
 
-        var byId = routes.MapGroup("/workspaces/{workspace_id:guid}").WithTags("Workspaces");
-        byId.MapGet("", GetAsync).WithName("GetWorkspace").WithSummary("Get a workspace (viewer)");
-        byId.MapPatch("", UpdateAsync).WithName("UpdateWorkspace").WithSummary("Rename a workspace or change its slug (admin)");
-        byId.MapDelete("", DeleteAsync).WithName("DeleteWorkspace")
+        var byId = routes.MapGroup("/workspaces").WithTags("Workspaces");
+        byId.MapGet("/{workspace_id:guid}", GetAsync).WithName("GetWorkspace").WithSummary("Get a workspace (viewer)");
+        byId.MapPatch("/{workspace_id:guid}", UpdateAsync).WithName("UpdateWorkspace").WithSummary("Rename a workspace or change its slug (admin)");
+        byId.MapDelete("/{workspace_id:guid}", DeleteAsync).WithName("DeleteWorkspace")
             .WithSummary("Delete a workspace (admin). 409 while it holds resources, unless force=true deletes them all");
         byId.MapWorkspaceSettingsApi();
         return routes;

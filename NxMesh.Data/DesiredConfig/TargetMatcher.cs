@@ -1,4 +1,5 @@
 using NxMesh.Data.Entities;
+using NxMesh.Data.Labels;
 
 namespace NxMesh.Data.DesiredConfig;
 
@@ -19,5 +20,5 @@ public static class TargetMatcher
     /// API refuses such selectors with 422, so this only guards rows written some other way).
     /// </summary>
     public static bool SelectorMatches(string? selector, IReadOnlyDictionary<string, string> labels) =>
-        LabelSelector.TryParse(selector, out var parsed) && parsed.Matches(labels);
+        LabelSelector.TryParse(selector, out var parsed, out _) && parsed.Matches(labels);
 }

@@ -306,7 +306,9 @@ public static class ConfigRenderer
                 {
                     if (host.IsRootAllowed(location.Root))
                     {
-                        block.Directive("root", location.Root);
+                        // Symlinks below the root are not followed: a link to /etc cannot leave the allowed directory.
+                        block.Directive("root", location.Root)
+                            .Directive("disable_symlinks", "on", "from=$document_root");
                         if (location.Index.Length > 0)
                         {
                             block.Directive("index", location.Index.Split(' '));

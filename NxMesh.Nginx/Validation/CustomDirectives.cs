@@ -34,6 +34,8 @@ public enum DirectiveValueKind
     CodeAndText,
     /// <summary>Addresses or CIDRs (or <c>all</c>); one directive per token (allow, deny, set_real_ip_from).</summary>
     AddressList,
+    /// <summary><c>expires</c>: <c>[modified] time</c> (signed, or <c>@</c> time of day), <c>epoch</c>, <c>max</c> or <c>off</c>.</summary>
+    Expires,
 }
 
 /// <summary>One allowlisted directive: contexts, value kind, argument count (per directive) and allowed choices.</summary>
@@ -83,7 +85,7 @@ public static partial class CustomDirectives
         new DirectiveRule("default_type", All, DirectiveValueKind.Tokens),
         new DirectiveRule("etag", All, DirectiveValueKind.Flag),
         new DirectiveRule("if_modified_since", All, DirectiveValueKind.Choice, Choices: ["off", "exact", "before"]),
-        new DirectiveRule("expires", All, DirectiveValueKind.Tokens, 1, 2),
+        new DirectiveRule("expires", All, DirectiveValueKind.Expires, 1, 2),
         new DirectiveRule("absolute_redirect", All, DirectiveValueKind.Flag),
         new DirectiveRule("port_in_redirect", All, DirectiveValueKind.Flag),
         new DirectiveRule("server_name_in_redirect", All, DirectiveValueKind.Flag),
@@ -239,6 +241,11 @@ public static partial class CustomDirectives
             }
         }
         arguments = tokens;
+        if (rule.Kind == DirectiveValueKind.Expires && !IsExpires(arguments))
+        {
+            message = "expected [modified] time (e.g. 1h, -1, @15h30m), epoch, max or off";
+            return null;
+        }
         if (arguments.Length < rule.MinArguments || arguments.Length > rule.MaxArguments)
         {
             message = rule.MinArguments == rule.MaxArguments
@@ -266,7 +273,15 @@ public static partial class CustomDirectives
         DirectiveValueKind.Number => argument.Length <= 9 && argument.All(char.IsAsciiDigit) ? null : "expected a non-negative integer",
         DirectiveValueKind.Choice => rule.Choices!.Contains(argument, StringComparer.Ordinal) ? null : "expected one of: " + string.Join(", ", rule.Choices!),
         DirectiveValueKind.AddressList => IsAddressOrCidr(argument) ? null : $"'{NginxValidation.Shorten(argument)}' is not an IP address, a CIDR or 'all'",
+        DirectiveValueKind.Expires => null,
         _ => NginxVariables.FindProblem(argument),
+    };
+
+    private static bool IsExpires(string[] arguments) => arguments switch
+    {
+        [var only] => only is "epoch" or "max" or "off" || ExpiresTime().IsMatch(only),
+        ["modified", var time] => ExpiresTime().IsMatch(time) && !time.StartsWith('@'),
+        _ => false,
     };
 
     private static bool IsAddressOrCidr(string value)
@@ -288,6 +303,9 @@ public static partial class CustomDirectives
         var max = ip.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? 32 : 128;
         return PrefixLength().IsMatch(value[(slash + 1)..]) && int.Parse(value[(slash + 1)..], CultureInfo.InvariantCulture) <= max;
     }
+
+    [GeneratedRegex("^(?:@|[-+]?)(?:[0-9]{1,9}(?:ms|[smhdwMy])?)+$")]
+    private static partial Regex ExpiresTime();
 
     [GeneratedRegex("^[0-9]{1,3}$")]
     private static partial Regex PrefixLength();

@@ -25,10 +25,10 @@ public sealed class HubFactory : WebApplicationFactory<agenthub::Program>
     private readonly Dictionary<string, string?> _settings;
     private GrpcChannel? _channel;
 
-    public HubFactory(DatabaseFixture database, Dictionary<string, string?>? settings = null)
+    public HubFactory(DatabaseFixture database, Dictionary<string, string?>? settings = null, int? grpcPort = null)
     {
         _database = database;
-        GrpcPort = FreePort();
+        GrpcPort = grpcPort ?? FreePort();
         _settings = new Dictionary<string, string?>
         {
             ["ConnectionStrings:nxmesh"] = database.ConnectionString,

@@ -5,8 +5,7 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.AspNetCore.Mvc.Testing;
-using Microsoft.Extensions.DependencyInjection;
-using NxMesh.Api.Auth;
+using Npgsql;
 using NxMesh.Data.Entities;
 using NxMesh.Testing;
 using StackExchange.Redis;
@@ -43,11 +42,27 @@ public sealed class ApiFixture : IAsyncLifetime
     /// <summary>Another Api instance on the same Postgres and Redis (the caller disposes it).</summary>
     public ApiFactory CreateFactory(IDictionary<string, string?>? settings = null) => new(this, settings);
 
+    /// <summary>
+    /// Empties the application tables and Redis. The key tables (Data Protection, JWT signing keys) and the
+    /// Quartz tables stay: every Api instance keeps its cached keys valid, and no test pays for a new RSA key.
+    /// </summary>
     public async Task ResetAsync()
     {
-        await Database.ResetAsync();
+        await using (var connection = new NpgsqlConnection(Database.ConnectionString))
+        {
+            await connection.OpenAsync();
+            await using var command = new NpgsqlCommand("""
+                DO $$ DECLARE tables text;
+                BEGIN
+                  SELECT string_agg(format('%I', tablename), ', ') INTO tables FROM pg_tables
+                  WHERE schemaname = 'public' AND tablename NOT IN ('__EFMigrationsHistory', 'data_protection_keys', 'signing_keys')
+                    AND tablename NOT LIKE 'qrtz%';
+                  EXECUTE 'TRUNCATE ' || tables || ' RESTART IDENTITY CASCADE';
+                END $$;
+                """, connection);
+            await command.ExecuteNonQueryAsync();
+        }
         await _redis!.GetServer(_redis.GetEndPoints()[0]).FlushAllDatabasesAsync();
-        Factory.Services.GetRequiredService<SigningKeyStore>().Clear();
     }
 
     public async Task DisposeAsync()

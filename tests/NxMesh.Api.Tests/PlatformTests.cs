@@ -88,3 +88,22 @@ public sealed class PlatformTests(ApiFixture api) : IAsyncLifetime
         Assert.StartsWith("req_", Assert.Single(response.Headers.GetValues("X-Request-Id")), StringComparison.Ordinal);
     }
 }
+
+[Collection(ApiCollection.Name)]
+public sealed class InternalErrorTests(ApiFixture api)
+{
+    [Fact]
+    public async Task An_unhandled_failure_answers_500_internal_error_with_the_envelope_and_no_details_leaked()
+    {
+        // A database that refuses connections: the handler fails inside EF.
+        await using var broken = api.CreateFactory(new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:nxmesh"] = $"Host=127.0.0.1;Port={NxMesh.AppHost.Local.LocalDataDirectory.FreeTcpPort()};Username=x;Password=y;Database=z;Timeout=2",
+            ["Aspire:Npgsql:EntityFrameworkCore:PostgreSQL:DisableRetry"] = "true",
+        });
+        var response = await broken.CreateClient().PostAsJsonAsync("/v1/auth/login", new { email = "a@example.com", password = "whatever-password" });
+        var error = await response.ErrorAsync(HttpStatusCode.InternalServerError, "INTERNAL_ERROR");
+        Assert.DoesNotContain("Npgsql", error.GetRawText(), StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("127.0.0.1", error.GetRawText(), StringComparison.Ordinal);
+    }
+}

@@ -37,7 +37,7 @@ public sealed class ConfigGenerator(int seed)
         ["default_type"] = ["text/plain", "application/json"],
         ["etag"] = ["off"],
         ["if_modified_since"] = ["before", "exact"],
-        ["expires"] = ["1h", "max", "off", "epoch", "modified +24h", "-1"],
+        ["expires"] = ["1h", "max", "off", "epoch", "modified +24h", "-1", "@15h30m"],
         ["absolute_redirect"] = ["off"],
         ["port_in_redirect"] = ["off"],
         ["server_name_in_redirect"] = ["off"],

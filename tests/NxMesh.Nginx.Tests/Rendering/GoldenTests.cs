@@ -56,6 +56,11 @@ public sealed class GoldenTests
         Assert.Equal("max-age=31536000; includeSubDomains", Header(missing, "Strict-Transport-Security"));
         Assert.Null(Header(missing, "X-Success-Only"));
 
+        // A symlink inside the allowed root that points outside it is not followed.
+        using var escape = await http.GetAsync($"http://{GoldenCases.StaticHost}/{LiveCase.OutsideLink}");
+        Assert.Equal(HttpStatusCode.Forbidden, escape.StatusCode);
+        Assert.DoesNotContain(LiveCase.OutsideSecret, await escape.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+
         using var unknown = await http.GetAsync("http://unknown.example.test/");
         Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
         Assert.Null(Header(unknown, "X-Always"));
@@ -177,6 +182,8 @@ public sealed class GoldenTests
     private sealed class LiveCase : IAsyncDisposable
     {
         public const string IndexBody = "hello from the static root";
+        public const string OutsideLink = "outside.txt";
+        public const string OutsideSecret = "secret outside the allowed root";
         private readonly NginxRunner _nginx;
         private readonly string _root;
         private readonly int _offset;
@@ -200,6 +207,9 @@ public sealed class GoldenTests
             var root = Path.Combine(Path.GetTempPath(), "nxmesh-root-" + Guid.NewGuid().ToString("N")[..12]);
             Directory.CreateDirectory(root);
             await File.WriteAllTextAsync(Path.Combine(root, "index.html"), IndexBody);
+            Directory.CreateDirectory(root + "-outside");
+            await File.WriteAllTextAsync(Path.Combine(root + "-outside", "secret.txt"), OutsideSecret);
+            File.CreateSymbolicLink(Path.Combine(root, OutsideLink), Path.Combine(root + "-outside", "secret.txt"));
             var offset = NginxHarness.FreeOffset(80, 443);
             var stub = NginxHarness.FreePort();
             var environment = new CaseEnvironment(upstreams.Select(u => u.Address).ToArray(), root, new NginxHostSettings
@@ -261,6 +271,7 @@ public sealed class GoldenTests
                 await StopUpstreamAsync(i);
             }
             Directory.Delete(_root, recursive: true);
+            Directory.Delete(_root + "-outside", recursive: true);
         }
     }
 }

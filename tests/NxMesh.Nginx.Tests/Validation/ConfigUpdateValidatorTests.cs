@@ -45,9 +45,11 @@ public sealed class ConfigUpdateValidatorTests
         { "key mismatch", u => u.Certificates["cert1"].PrivateKeyPem = TestCertificates.Create("other.test").Key, "certificates.cert1.certificate_pem", ValidationCodes.InvalidFormat },
         { "http2 without ssl", u => u.VirtualHosts[0].Http2Enabled = true, "virtual_hosts[0].http2_enabled", ValidationCodes.NotAllowed },
         { "ssl on port 80", u => u.VirtualHosts[1].ListenPort = 80, "virtual_hosts[1].ssl_enabled", ValidationCodes.NotAllowed },
-        { "duplicate location", u => u.VirtualHosts[0].Locations[1].Path = "^~ /api", "virtual_hosts[0].locations[1].path", ValidationCodes.Conflict },
+        { "duplicate location", u => u.VirtualHosts[0].Locations[1].Path = "^~ /api", "virtual_hosts[0].locations[1].path", ValidationCodes.NotAllowed },
         { "duplicate vhost id", u => u.VirtualHosts[1].Id = "vh1", "virtual_hosts[1].id", ValidationCodes.Conflict },
         { "regex location with URI", u => u.VirtualHosts[0].Locations[1].Path = "~ ^/health$", "virtual_hosts[0].locations[1].proxy_pass", ValidationCodes.NotAllowed },
+        { "config id", u => u.ConfigId = "abc\n# injected", "config_id", ValidationCodes.InvalidFormat },
+        { "certificate domain", u => u.Certificates["cert1"].Domain = "a.test;", "certificates.cert1.domain", ValidationCodes.InvalidFormat },
         { "display name", u => u.VirtualHosts[0].Name = "a\u0007b", "virtual_hosts[0].name", ValidationCodes.InvalidFormat },
     };
 
@@ -103,5 +105,27 @@ public sealed class ConfigUpdateValidatorTests
         var update = SampleConfigs.Valid();
         update.VirtualHosts[0].Locations.Add(new Location { Path = "= /ping", CustomDirectives = { ["return"] = "200 pong" } });
         Assert.Empty(ConfigUpdateValidator.Validate(update));
+    }
+
+    [Fact]
+    public void Single_resources_validate_with_request_relative_paths_and_no_references()
+    {
+        var sample = SampleConfigs.Valid();
+        var upstream = sample.Upstreams[0].Clone();
+        upstream.Id = "";
+        Assert.Empty(ConfigUpdateValidator.ValidateUpstream(upstream));
+        upstream.Servers[1].Address = "bad address";
+        Assert.Equal("servers[1].address", Assert.Single(ConfigUpdateValidator.ValidateUpstream(upstream)).Field);
+
+        var vhost = sample.VirtualHosts[0].Clone();
+        vhost.Id = "";
+        vhost.Locations[0].UpstreamId = "not-checked-here";
+        Assert.Empty(ConfigUpdateValidator.ValidateVirtualHost(vhost));
+        vhost.Http2Enabled = true;
+        vhost.Locations[1].CustomHeaders.Add(new Header { Name = "X", Value = "$nope" });
+        Assert.Equal(["locations[1].custom_headers[0].value", "http2_enabled"], ConfigUpdateValidator.ValidateVirtualHost(vhost).Select(i => i.Field));
+
+        Assert.Equal("locations[2].custom_directives.include",
+            Assert.Single(ConfigUpdateValidator.ValidateLocation(new Location { Path = "/", UpstreamId = "u", CustomDirectives = { ["include"] = "x" } }, "locations[2]")).Field);
     }
 }

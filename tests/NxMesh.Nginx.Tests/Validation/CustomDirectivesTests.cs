@@ -13,6 +13,10 @@ public sealed class CustomDirectivesTests
     [InlineData(DirectiveContext.Http, "gzip_types", "text/plain application/json")]
     [InlineData(DirectiveContext.Http, "gzip_proxied", "expired no-cache any")]
     [InlineData(DirectiveContext.Location, "expires", "30d")]
+    [InlineData(DirectiveContext.Location, "expires", "modified +24h")]
+    [InlineData(DirectiveContext.Location, "expires", "@15h30m")]
+    [InlineData(DirectiveContext.Location, "expires", "-1")]
+    [InlineData(DirectiveContext.Location, "expires", "epoch")]
     [InlineData(DirectiveContext.Location, "proxy_read_timeout", "1m30s")]
     [InlineData(DirectiveContext.Location, "proxy_buffers", "8 16k")]
     [InlineData(DirectiveContext.Location, "proxy_set_header", "X-Tenant acme corp; $host")]
@@ -88,6 +92,10 @@ public sealed class CustomDirectivesTests
     [InlineData("gzip", "on\n")]
     [InlineData("expires", "1d\0")]
     [InlineData("charset", "$")]
+    [InlineData("expires", "soon")]
+    [InlineData("expires", "1h modified")]
+    [InlineData("expires", "modified @1h")]
+    [InlineData("expires", "1h 2h")]
     public void Bad_values_are_refused(string name, string value) =>
         Assert.NotEmpty(CustomDirectives.Validate(DirectiveContext.Location, name, value));
 
