@@ -6,10 +6,11 @@ using NxMesh.Agent.Nginx;
 namespace NxMesh.Agent.Health;
 
 /// <summary>
-/// Posts a health report every interval, and notices an external nginx that went down, came back or was replaced
+/// Posts a health report every interval while connected to the master, and notices an external nginx that went down, came back or was replaced
 /// (a supervised one reports its own lifecycle).
 /// </summary>
-internal sealed class HealthReporter(IOptions<AgentOptions> options, HealthCollector collector, INginxControl control, LocalFacts facts, AgentOutbox outbox)
+internal sealed class HealthReporter(
+    IOptions<AgentOptions> options, HealthCollector collector, INginxControl control, LocalFacts facts, AgentOutbox outbox, MasterConnection master)
     : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -38,7 +39,12 @@ internal sealed class HealthReporter(IOptions<AgentOptions> options, HealthColle
                     }
                 }
                 lastPid = pid;
-                outbox.Post(await collector.CollectAsync(stoppingToken));
+                // Reports queued while the master is away would arrive stale and crowd out statuses and events;
+                // a fresh one follows every registration anyway.
+                if (master.IsConnected)
+                {
+                    outbox.Post(await collector.CollectAsync(stoppingToken));
+                }
             }
         }
         catch (OperationCanceledException)

@@ -161,4 +161,21 @@ public sealed class CommandTests
         await Assert.ThrowsAnyAsync<Exception>(() => new TcpClient().ConnectAsync("127.0.0.1", port));
         Assert.Empty(Directory.GetDirectories(Path.Combine(agent.StateDirectory, "scratch")));
     }
+
+    [Fact]
+    public async Task Reloads_are_spaced_by_the_minimum_interval()
+    {
+        await using var agent = await TestAgent.StartAsync(extraFlags: ["--min-reload-interval-ms", "3000"]);
+        var reload = new Command { CommandId = "r", Reload = new ReloadCommand { Graceful = true } };
+        var started = System.Diagnostics.Stopwatch.StartNew();
+
+        var first = await agent.Commands.HandleAsync(reload, CancellationToken.None);
+        var firstDone = started.Elapsed;
+        var second = await agent.Commands.HandleAsync(reload, CancellationToken.None);
+
+        Assert.True(first.Success && second.Success, first.Message + second.Message);
+        Assert.True(firstDone < TimeSpan.FromMilliseconds(2500), $"first reload took {firstDone.TotalMilliseconds} ms");
+        // The second HUP waits until 3 s after the first one.
+        Assert.True(started.Elapsed >= TimeSpan.FromMilliseconds(2950), $"both reloads in {started.ElapsedMilliseconds} ms");
+    }
 }

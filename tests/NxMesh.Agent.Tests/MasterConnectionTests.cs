@@ -48,6 +48,9 @@ public sealed class MasterConnectionTests
         Assert.True(result.Status.Nginx.IsRunning);
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
         Assert.Equal("pushed", await http.GetStringAsync($"http://127.0.0.1:{port}/"));
+        // Periodic reports (1 s in tests) carry the applied checksum, which lets the master heal drift.
+        await Wait.UntilAsync(() => Task.FromResult(master.Received.Count(m => m.Health?.ConfigChecksum == update.ConfigId) >= 2),
+            TimeSpan.FromSeconds(10), "periodic health reports with the applied checksum");
     }
 
     [Fact]

@@ -53,4 +53,27 @@ public sealed class SupervisionTests
         var report = await second.Services.GetRequiredService<HealthCollector>().CollectAsync(CancellationToken.None);
         Assert.Equal(update.ConfigId, report.ConfigChecksum);
     }
+
+    [Fact]
+    public async Task Stored_config_this_nginx_rejects_falls_back_to_the_base_config()
+    {
+        await using var upstream = TestUpstream.Start("site");
+        var state = Path.Combine(Path.GetTempPath(), "nxmesh-agent-" + Guid.NewGuid().ToString("N")[..12]);
+        var stub = Ports.Free();
+        await using (var first = await TestAgent.StartAsync(state, stub, keepState: true))
+        {
+            Assert.Equal(ConfigApplyStatus.Success, (await first.ApplyAsync(TestRenderer.Update(1, (Ports.Free(), upstream.Address))))[^1].Status);
+        }
+        var file = Path.Combine(state, "last-known-good.json");
+        var json = System.Text.Json.Nodes.JsonNode.Parse(await File.ReadAllTextAsync(file))!;
+        json["mainConfig"] = json["mainConfig"]!.GetValue<string>().Replace("events {", "no_such_directive on;\nevents {", StringComparison.Ordinal);
+        await File.WriteAllTextAsync(file, json.ToJsonString());
+
+        await using var second = await TestAgent.StartAsync(state, stub);
+
+        Assert.True(second.Applier.Current!.IsBase);
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        using var response = await http.GetAsync($"http://127.0.0.1:{second.BasePort}/");
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, response.StatusCode);
+    }
 }
