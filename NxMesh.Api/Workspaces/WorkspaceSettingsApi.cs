@@ -1,4 +1,3 @@
-using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using NxMesh.Api.Platform;
@@ -22,22 +21,9 @@ public sealed record GlobalSettingsPatch(Dictionary<string, string?>? NginxDirec
 /// <summary>PATCH: each present field replaces the stored one as a whole; absent fields keep theirs.</summary>
 public sealed record UpdateWorkspaceSettingsRequest(GlobalSettingsPatch? GlobalSettings, int? AccessLogRetentionDays, int? MetricsRetentionDays);
 
-public static partial class WorkspaceSettingsApi
+public static class WorkspaceSettingsApi
 {
     public const string ResourceType = "workspace_settings";
-
-    /// <summary>
-    /// http-level directives a workspace may set. Values reach nginx as one quoted argument each (design.md);
-    /// nothing that loads code, includes files or writes logs is ever allowed.
-    /// </summary>
-    public static readonly IReadOnlySet<string> AllowedDirectives = new HashSet<string>(StringComparer.Ordinal)
-    {
-        "client_max_body_size", "client_body_timeout", "client_header_timeout", "client_body_buffer_size",
-        "keepalive_timeout", "keepalive_requests", "send_timeout", "large_client_header_buffers",
-        "proxy_connect_timeout", "proxy_read_timeout", "proxy_send_timeout", "proxy_buffering", "proxy_buffer_size",
-        "proxy_busy_buffers_size", "gzip", "gzip_comp_level", "gzip_min_length", "gzip_types", "gzip_vary", "gzip_proxied",
-        "server_tokens", "sendfile", "tcp_nopush", "tcp_nodelay", "etag", "server_names_hash_bucket_size",
-    };
 
     public static RouteGroupBuilder MapWorkspaceSettingsApi(this RouteGroupBuilder workspaces)
     {
@@ -60,23 +46,14 @@ public static partial class WorkspaceSettingsApi
         var v = new Validator();
         v.Range("access_log_retention_days", request.AccessLogRetentionDays, 1, 365);
         v.Range("metrics_retention_days", request.MetricsRetentionDays, 1, 365);
+        // The shared nginx library decides, so the Api never accepts what the agent's renderer would refuse.
         foreach (var (name, value) in request.GlobalSettings?.NginxDirectives ?? [])
         {
-            var field = $"global_settings.nginx_directives.{name}";
-            if (!AllowedDirectives.Contains(name))
-            {
-                v.Add(field, ValidationCodes.NotAllowed, $"'{name}' is not an allowed directive; allowed: {string.Join(", ", AllowedDirectives.Order())}");
-            }
-            ValidateValue(v, field, value, 1024);
+            v.Add(CustomDirectives.Validate(DirectiveContext.Http, name, value, "global_settings.nginx_directives"));
         }
         foreach (var (name, value) in request.GlobalSettings?.EnvVars ?? [])
         {
-            var field = $"global_settings.env_vars.{name}";
-            if (!EnvVarName().IsMatch(name))
-            {
-                v.Add(field, ValidationCodes.InvalidFormat, "Environment variable names are letters, digits and '_', not starting with a digit, at most 128 characters");
-            }
-            ValidateValue(v, field, value, 4096);
+            v.Add(NginxValidation.EnvVar(name, value, "global_settings.env_vars"));
         }
         v.ThrowIfInvalid();
 
@@ -95,23 +72,4 @@ public static partial class WorkspaceSettingsApi
         await db.SaveChangesAsync(cancellationToken);
         return TypedResults.Ok(after);
     }
-
-    private static void ValidateValue(Validator v, string field, string? value, int maxLength)
-    {
-        if (value is null)
-        {
-            v.Add(field, ValidationCodes.Required, "A value is required");
-        }
-        else if (value.Length > maxLength)
-        {
-            v.Add(field, ValidationCodes.OutOfRange, $"At most {maxLength} characters");
-        }
-        else if (value.Any(c => c is '\r' or '\n' or '\0' || char.IsControl(c)))
-        {
-            v.Add(field, ValidationCodes.InvalidFormat, "Control characters (CR, LF, NUL …) are not allowed");
-        }
-    }
-
-    [GeneratedRegex("^[A-Za-z_][A-Za-z0-9_]{0,127}$")]
-    private static partial Regex EnvVarName();
 }
