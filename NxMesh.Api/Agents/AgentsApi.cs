@@ -129,7 +129,8 @@ public static class AgentsApi
             audit.ConfigChanged(workspaceId, ResourceType, agentId, "update");
         }
         await db.SaveChangesAsync(cancellationToken);
-        return TypedResults.Ok(after);
+        // SaveChanges stamps updated_at: answer what a GET will show.
+        return TypedResults.Ok(AgentResponse.From(agent));
     }
 
     private static async Task<NoContent> DeleteAsync([FromRoute(Name = "agent_id")] Guid agentId, NxMeshDbContext db, TenantAccess access, AuditTrail audit, CancellationToken cancellationToken)
