@@ -139,6 +139,30 @@ public sealed class AgentConfigTests(ApiFixture api) : IAsyncLifetime
         Assert.Equal(2, moved.GetProperty("version").GetInt64());
     }
 
+    [Fact]
+    public async Task The_openapi_document_describes_the_config_block_and_the_preview()
+    {
+        var document = await (await api.Anonymous().GetAsync("/openapi/v1.json")).JsonAsync(HttpStatusCode.OK);
+        var schemas = document.GetProperty("components").GetProperty("schemas");
+        Assert.True(schemas.GetProperty("AgentDetailResponse").GetProperty("properties").TryGetProperty("config", out _));
+        var config = schemas.GetProperty("AgentConfigState").GetProperty("properties");
+        foreach (var name in new[] { "desired_config_id", "desired_config_version", "applied_config_id", "applied_config_version", "in_sync", "last_apply_status", "last_apply_error", "last_apply_at" })
+        {
+            Assert.True(config.TryGetProperty(name, out _), $"config lacks {name}");
+        }
+        var preview = schemas.GetProperty("AgentConfigResponse");
+        Assert.Contains("redacted", preview.GetProperty("description").GetString(), StringComparison.Ordinal);
+        foreach (var name in new[] { "config_id", "version", "desired", "nginx_config", "warnings", "render_host" })
+        {
+            Assert.True(preview.GetProperty("properties").TryGetProperty(name, out _), $"preview lacks {name}");
+        }
+        var paths = document.GetProperty("paths");
+        foreach (var (path, method) in new[] { ("/v1/agents/{agent_id}/restart", "post"), ("/v1/agents/{agent_id}/stop", "post"), ("/v1/agents/{agent_id}/status", "get"), ("/v1/agents/{agent_id}/validate-config", "post") })
+        {
+            Assert.True(paths.GetProperty(path).GetProperty(method).GetProperty("responses").TryGetProperty("503", out _), $"{method} {path} does not document 503");
+        }
+    }
+
     private async Task SetAsync(Guid agentId, Action<Agent> change)
     {
         await using var db = api.Database.CreateDbContext();
