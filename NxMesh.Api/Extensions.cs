@@ -10,6 +10,7 @@ using NxMesh.Api.VirtualHosts;
 using NxMesh.Api.Workspaces;
 using NxMesh.Data;
 using NxMesh.Data.Commands;
+using NxMesh.Data.DesiredConfig;
 
 namespace NxMesh.Api;
 
@@ -31,6 +32,8 @@ internal static class Extensions
         builder.Services.AddScoped<AuditTrail>();
         builder.Services.AddSingleton<AgentCommandClient>();
         builder.Services.AddSingleton<IAgentCommands, RedisAgentCommands>();
+        builder.Services.AddScoped<DesiredConfigBuilder>();
+        builder.Services.AddScoped<DesiredConfigService>();
         builder.Services.AddOptions<AgentCommandOptions>().Bind(builder.Configuration.GetSection(AgentCommandOptions.SectionName));
         builder.Services.AddOptions<RateLimitOptions>().Bind(builder.Configuration.GetSection(RateLimitOptions.SectionName));
         builder.AddNxMeshAuth();

@@ -10,7 +10,7 @@ namespace NxMesh.Api.Agents;
 public sealed class AgentCommandOptions
 {
     public const string SectionName = "AgentCommands";
-    /// <summary>How long a command waits for the agent's CommandResult before 503.</summary>
+    /// <summary>How long a command waits for the agent's CommandResult before 503 (a stop adds its own timeout_seconds).</summary>
     public int TimeoutSeconds { get; set; } = 30;
 }
 
@@ -19,6 +19,12 @@ public interface IAgentCommands
 {
     /// <summary>Throws <see cref="ApiException"/> 503 when the agent cannot be reached or does not answer in time.</summary>
     Task<ReloadResponse> ReloadAsync(Agent agent, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Any command; <paramref name="extraWait"/> is added to the configured wait (a stop may take its own timeout).
+    /// Throws <see cref="ApiException"/> 503 when the agent cannot be reached or does not answer in time.
+    /// </summary>
+    Task<CommandResult> SendAsync(Agent agent, Command command, TimeSpan extraWait, CancellationToken cancellationToken);
 }
 
 /// <summary>
@@ -29,17 +35,25 @@ internal sealed class RedisAgentCommands(AgentCommandClient client, IOptions<Age
 {
     public async Task<ReloadResponse> ReloadAsync(Agent agent, CancellationToken cancellationToken)
     {
-        var command = new Command { Reload = new ReloadCommand { Graceful = true } };
-        var outcome = await client.SendAsync(agent.Id, command, TimeSpan.FromSeconds(options.Value.TimeoutSeconds), cancellationToken);
+        var result = await SendAsync(agent, new Command { Reload = new ReloadCommand { Graceful = true } }, TimeSpan.Zero, cancellationToken);
+        var message = result.Message.Length > 0 ? result.Message : result.Success ? "Nginx reloaded successfully" : "Nginx reload failed";
+        return new ReloadResponse(result.Success, message, CompletedAt(result));
+    }
+
+    public async Task<CommandResult> SendAsync(Agent agent, Command command, TimeSpan extraWait, CancellationToken cancellationToken)
+    {
+        var wait = TimeSpan.FromSeconds(options.Value.TimeoutSeconds) + extraWait;
+        var outcome = await client.SendAsync(agent.Id, command, wait, cancellationToken);
         if (outcome.Kind != CommandOutcomeKind.Result || outcome.Result is null)
         {
             throw ApiException.Unavailable(outcome.Kind == CommandOutcomeKind.TimedOut
-                ? $"Agent '{agent.Name}' did not answer within {options.Value.TimeoutSeconds} s"
+                ? $"Agent '{agent.Name}' did not answer within {wait.TotalSeconds:0.###} s"
                 : $"Agent '{agent.Name}' is not connected");
         }
-        var result = outcome.Result;
-        var at = result.CompletedAt > 0 ? DateTimeOffset.FromUnixTimeMilliseconds(result.CompletedAt) : time.GetUtcNow();
-        var message = result.Message.Length > 0 ? result.Message : result.Success ? "Nginx reloaded successfully" : "Nginx reload failed";
-        return new ReloadResponse(result.Success, message, at);
+        return outcome.Result;
     }
+
+    /// <summary>The agent's completion time (Unix ms), else now.</summary>
+    private DateTimeOffset CompletedAt(CommandResult result) =>
+        result.CompletedAt > 0 ? DateTimeOffset.FromUnixTimeMilliseconds(result.CompletedAt) : time.GetUtcNow();
 }

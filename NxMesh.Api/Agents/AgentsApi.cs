@@ -19,11 +19,14 @@ public sealed record AgentResponse(
         a.DeploymentMode, a.LastSeenAt, a.Capabilities, a.Labels, a.CreatedAt);
 }
 
-/// <summary>GET /agents/{id}: the list item plus <c>health</c>, null until the agent's first health report.</summary>
+/// <summary>
+/// GET /agents/{id}: the list item plus <c>health</c> (null until the agent's first health report) and <c>config</c>
+/// (desired vs applied config_id/version, in_sync, the last apply's status and error).
+/// </summary>
 public sealed record AgentDetailResponse(
     Guid Id, Guid WorkspaceId, string Name, string? Hostname, string? IpAddress, string? Version, AgentState State,
     DeploymentMode DeploymentMode, DateTimeOffset? LastSeenAt, IReadOnlyList<string> Capabilities,
-    IReadOnlyDictionary<string, string> Labels, AgentHealth? Health, DateTimeOffset CreatedAt);
+    IReadOnlyDictionary<string, string> Labels, AgentHealth? Health, AgentConfigState Config, DateTimeOffset CreatedAt);
 
 public sealed record AgentHealth(
     string NginxStatus, long NginxUptimeSeconds, long ActiveConnections, double RequestsPerSecond, double CpuPercent,
@@ -47,12 +50,14 @@ public static class AgentsApi
             .WithSummary("Agents of a workspace (viewer); state = online|offline|degraded|all, label_selector in Kubernetes syntax");
 
         var byId = routes.MapGroup("/agents").WithTags("Agents");
-        byId.MapGet("/{agent_id:guid}", GetAsync).WithName("GetAgent").WithSummary("An agent with its latest health (viewer)");
+        byId.MapGet("/{agent_id:guid}", GetAsync).WithName("GetAgent").WithSummary("An agent with its latest health and its desired vs applied config (viewer)");
         byId.MapPatch("/{agent_id:guid}", UpdateAsync).WithName("UpdateAgent").WithSummary("Rename an agent or replace its labels (editor)");
         byId.MapDelete("/{agent_id:guid}", DeleteAsync).WithName("DeleteAgent").WithSummary("Delete an agent and revoke its credentials (admin)");
         byId.MapPost("/{agent_id:guid}/reload", ReloadAsync).WithName("ReloadAgent")
             .WithSummary("Reload the agent's nginx (editor); 503 SERVICE_UNAVAILABLE when the agent cannot be reached")
             .ProducesErrors(503);
+        routes.MapAgentCommandsApi();
+        routes.MapAgentConfigApi();
         return routes;
     }
 
@@ -129,7 +134,8 @@ public static class AgentsApi
             audit.ConfigChanged(workspaceId, ResourceType, agentId, "update");
         }
         await db.SaveChangesAsync(cancellationToken);
-        return TypedResults.Ok(after);
+        // SaveChanges stamps updated_at: answer what a GET will show.
+        return TypedResults.Ok(AgentResponse.From(agent));
     }
 
     private static async Task<NoContent> DeleteAsync([FromRoute(Name = "agent_id")] Guid agentId, NxMeshDbContext db, TenantAccess access, AuditTrail audit, CancellationToken cancellationToken)
@@ -153,7 +159,7 @@ public static class AgentsApi
     }
 
     private static AgentDetailResponse Detail(Agent a, HealthSnapshot? h) => new(a.Id, a.WorkspaceId, a.Name, a.Hostname, a.IpAddress, a.Version, a.State,
-        a.DeploymentMode, a.LastSeenAt, a.Capabilities, a.Labels, h is null ? null : Health(a, h), a.CreatedAt);
+        a.DeploymentMode, a.LastSeenAt, a.Capabilities, a.Labels, h is null ? null : Health(a, h), AgentConfigState.From(a), a.CreatedAt);
 
     /// <summary>An offline agent's last report says nothing about nginx now: <c>unknown</c>.</summary>
     private static AgentHealth Health(Agent a, HealthSnapshot h) => new(

@@ -98,7 +98,8 @@ public static class VirtualHostsApi
         audit.Record(scope.OrganizationId, workspaceId, "update", ResourceType, virtualHostId, before, after);
         audit.ConfigChanged(workspaceId, ResourceType, virtualHostId, "update");
         await db.SaveChangesAsync(cancellationToken);
-        return TypedResults.Ok(after);
+        // SaveChanges stamps updated_at: answer what a GET will show.
+        return TypedResults.Ok(VirtualHostResponse.From(vhost));
     }
 
     private static async Task<NoContent> DeleteAsync([FromRoute(Name = "virtual_host_id")] Guid virtualHostId, NxMeshDbContext db, TenantAccess access, AuditTrail audit, CancellationToken cancellationToken)

@@ -43,6 +43,11 @@ public sealed class AccessMatrixTests(ApiFixture api) : IAsyncLifetime
         ("PATCH", "/v1/agents/{agent_id}", new { name = "hijacked" }),
         ("DELETE", "/v1/agents/{agent_id}", null),
         ("POST", "/v1/agents/{agent_id}/reload", null),
+        ("POST", "/v1/agents/{agent_id}/restart", null),
+        ("POST", "/v1/agents/{agent_id}/stop", null),
+        ("GET", "/v1/agents/{agent_id}/status", null),
+        ("POST", "/v1/agents/{agent_id}/validate-config", null),
+        ("GET", "/v1/agents/{agent_id}/config", null),
         ("DELETE", "/v1/registration-tokens/{token_id}", null),
         ("GET", "/v1/workspaces/{workspace_id}/virtual-hosts", null),
         ("POST", "/v1/workspaces/{workspace_id}/virtual-hosts", new { name = "x", server_name = "x.example.com", listen_port = 80, locations = new[] { new { path = "/", proxy_pass = "http://127.0.0.1:8080" } } }),
@@ -128,6 +133,11 @@ public sealed class AccessMatrixTests(ApiFixture api) : IAsyncLifetime
         ("PATCH", "/v1/agents/{agent_id}", "editor", HttpStatusCode.OK, new { labels = new Dictionary<string, string> { ["tier"] = "web" } }),
         ("DELETE", "/v1/agents/{agent_id}", "admin", HttpStatusCode.NoContent, null),
         ("POST", "/v1/agents/{agent_id}/reload", "editor", HttpStatusCode.ServiceUnavailable, null),
+        ("POST", "/v1/agents/{agent_id}/restart", "admin", HttpStatusCode.ServiceUnavailable, new { force = true }),
+        ("POST", "/v1/agents/{agent_id}/stop", "admin", HttpStatusCode.ServiceUnavailable, new { graceful = true, timeout_seconds = 5 }),
+        ("GET", "/v1/agents/{agent_id}/status", "viewer", HttpStatusCode.ServiceUnavailable, null),
+        ("POST", "/v1/agents/{agent_id}/validate-config", "admin", HttpStatusCode.ServiceUnavailable, null),
+        ("GET", "/v1/agents/{agent_id}/config", "viewer", HttpStatusCode.OK, null),
         ("DELETE", "/v1/registration-tokens/{token_id}", "admin", HttpStatusCode.NoContent, null),
     ];
 

@@ -23,7 +23,7 @@ public sealed class AgentsTests(ApiFixture api) : IAsyncLifetime
         SpecExamples.AssertShape(SpecExamples.Response("List Agents"), list);
         var got = await (await tenant.Owner.GetAsync($"/v1/agents/{agent.Id}")).JsonAsync(HttpStatusCode.OK);
         // reported_at tells how old the health block is.
-        SpecExamples.AssertShape(SpecExamples.Response("Get Agent"), got, ["$.health.reported_at"]);
+        SpecExamples.AssertShape(SpecExamples.Response("Get Agent"), got, ["$.health.reported_at", "$.config"]);
         var health = got.GetProperty("health");
         Assert.Equal("running", health.GetProperty("nginx_status").GetString());
         Assert.Equal(512, health.GetProperty("memory_used_mb").GetInt64());
