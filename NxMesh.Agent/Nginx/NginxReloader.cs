@@ -8,7 +8,7 @@ public sealed record ReloadOutcome(bool Success, string Message);
 
 /// <summary>
 /// HUP with confirmation: the reload counts only when the master has spawned a new worker generation (new children,
-/// seen in /proc). An [emerg] in the error log (nginx refused the new cycle, e.g. bind() failed), a dead master or
+/// seen in /proc) and the old generation has stopped accepting connections. An [emerg] in the error log (nginx refused the new cycle, e.g. bind() failed), a dead master or
 /// the bound elapsing is a failure. Reloads are spaced by a minimum interval so generations do not pile up.
 /// </summary>
 internal sealed class NginxReloader(IOptions<AgentOptions> options, INginxControl control, NginxLayout layout, TimeProvider time)
@@ -50,7 +50,16 @@ internal sealed class NginxReloader(IOptions<AgentOptions> options, INginxContro
                         Signals.Send(old, Signals.Term);
                     }
                 }
-                return new(true, "reloaded: new worker generation up");
+                // SUCCESS means every new connection meets the new config: between the new workers starting and
+                // the master's QUIT reaching them, old workers may still accept. Wait (bounded) until none of the
+                // old generation is an accepting worker (exited, or titled "worker process is shutting down").
+                while (before.Any(NginxProcesses.IsActiveWorker) && Stopwatch.GetTimestamp() < deadline)
+                {
+                    await Task.Delay(10, cancellationToken);
+                }
+                return before.Any(NginxProcesses.IsActiveWorker)
+                    ? new(true, "reloaded: new worker generation up; the old generation had not yet stopped accepting")
+                    : new(true, "reloaded: new worker generation up, old generation no longer accepting");
             }
             var lines = log.ReadNew();
             emergencies.AddRange(ErrorLogTail.Emergencies(lines));
