@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Google.Protobuf;
 using Microsoft.Extensions.Options;
+using NxMesh.Agent.State;
 using NxMesh.Nginx.Rendering;
 using NxMesh.Protocol.V1;
 
@@ -53,20 +54,7 @@ internal sealed class LastKnownGoodStore(IOptions<AgentOptions> options)
             applied.Rendered.MainConfig,
             applied.Rendered.Files.ToDictionary(f => f.Key, f => new StoredFile(f.Value.Content, f.Value.Secret)),
             [.. applied.Rendered.Warnings]);
-        Directory.CreateDirectory(Path.GetDirectoryName(FilePath)!);
-        var temporary = FilePath + ".tmp";
-        File.Delete(temporary);
-        using (var stream = new FileStream(temporary, new FileStreamOptions
-        {
-            Mode = FileMode.CreateNew,
-            Access = FileAccess.Write,
-            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
-        }))
-        {
-            JsonSerializer.Serialize(stream, stored, Json);
-            stream.Flush(flushToDisk: true);
-        }
-        File.Move(temporary, FilePath, overwrite: true);
+        PrivateFile.WriteJson(FilePath, stored, Json);
     }
 
     private sealed record Stored(

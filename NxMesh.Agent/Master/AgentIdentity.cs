@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Microsoft.Extensions.Options;
+using NxMesh.Agent.State;
 
 namespace NxMesh.Agent.Master;
 
@@ -23,18 +24,6 @@ public sealed class AgentIdentityStore(IOptions<AgentOptions> options)
 
     public void Save(AgentIdentity identity)
     {
-        Directory.CreateDirectory(Path.GetDirectoryName(FilePath)!);
-        var temporary = FilePath + ".tmp";
-        File.Delete(temporary);
-        using (var stream = new FileStream(temporary, new FileStreamOptions
-        {
-            Mode = FileMode.CreateNew,
-            Access = FileAccess.Write,
-            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
-        }))
-        {
-            JsonSerializer.Serialize(stream, identity);
-        }
-        File.Move(temporary, FilePath, overwrite: true);
+        PrivateFile.WriteJson(FilePath, identity);
     }
 }
