@@ -85,17 +85,7 @@ public static class CertificatesApi
         audit.Record(scope.OrganizationId, workspaceId, "delete", ResourceType, certificateId, CertificateResponse.From(certificate), null);
         audit.ConfigChanged(workspaceId, ResourceType, certificateId, "delete");
         db.Certificates.Remove(certificate);
-        try
-        {
-            await db.SaveChangesAsync(cancellationToken);
-        }
-        catch (DbUpdateException ex) when (ex.InnerException is Npgsql.PostgresException { SqlState: Npgsql.PostgresErrorCodes.ForeignKeyViolation })
-        {
-            // A virtual host started using it between the check and the delete.
-            db.ChangeTracker.Clear();
-            await EnsureUnreferencedAsync(db, certificateId, cancellationToken);
-            throw ApiException.Conflict("The certificate is used by a virtual host");
-        }
+        await db.SaveDeletionAsync(() => EnsureUnreferencedAsync(db, certificateId, cancellationToken), "The certificate is used by a virtual host", cancellationToken);
         return TypedResults.NoContent();
     }
 

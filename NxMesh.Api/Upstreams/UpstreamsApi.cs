@@ -123,17 +123,7 @@ public static class UpstreamsApi
         audit.Record(scope.OrganizationId, workspaceId, "delete", ResourceType, upstreamId, UpstreamResponse.From(upstream), null);
         audit.ConfigChanged(workspaceId, ResourceType, upstreamId, "delete");
         db.Upstreams.Remove(upstream);
-        try
-        {
-            await db.SaveChangesAsync(cancellationToken);
-        }
-        catch (DbUpdateException ex) when (ex.InnerException is Npgsql.PostgresException { SqlState: Npgsql.PostgresErrorCodes.ForeignKeyViolation })
-        {
-            // A location started using it between the check and the delete.
-            db.ChangeTracker.Clear();
-            await EnsureUnreferencedAsync(db, upstreamId, cancellationToken);
-            throw ApiException.Conflict("The upstream is used by a virtual host");
-        }
+        await db.SaveDeletionAsync(() => EnsureUnreferencedAsync(db, upstreamId, cancellationToken), "The upstream is used by a virtual host", cancellationToken);
         return TypedResults.NoContent();
     }
 
