@@ -57,6 +57,8 @@ case "${1:-}" in
     ensure_packages
     shift
     dotnet build NxMesh.sln -warnaserror -nologo -v q
+    # The non-.NET agent client of the AgentHub tests (@grpc/grpc-js), from its lock file; bounded.
+    timeout 300 npm ci --prefix tests/NxMesh.AgentHub.Tests/node --no-audit --no-fund --loglevel=error
     set +e
     dotnet test NxMesh.sln --no-build --nologo -m:1 --logger "console;verbosity=normal" "$@"
     status=$?
