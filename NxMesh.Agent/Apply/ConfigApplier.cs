@@ -119,6 +119,9 @@ internal sealed partial class ConfigApplier : BackgroundService
     /// <summary>Runs the pipeline for one update now and reports every status to the outbox.</summary>
     public async Task<ApplyResult> ApplyAsync(ConfigUpdate update, CancellationToken cancellationToken)
     {
+        using var activity = AgentTracing.Start("apply config", update.Traceparent);
+        activity?.SetTag("nxmesh.config_id", update.ConfigId);
+        activity?.SetTag("nxmesh.config_version", update.Version);
         var started = Stopwatch.GetTimestamp();
         Report(update, ConfigApplyStatus.Pending);
         if (_current is { IsBase: false } current && current.ConfigId == update.ConfigId)

@@ -2,6 +2,7 @@ using Google.Protobuf;
 using Microsoft.Extensions.Options;
 using NxMesh.Agent.Apply;
 using NxMesh.Agent.Health;
+using NxMesh.Agent.Master;
 using NxMesh.Agent.Nginx;
 using NxMesh.Protocol.V1;
 
@@ -42,6 +43,8 @@ internal sealed partial class CommandHandler
 
     public async Task<CommandResult> HandleAsync(Command command, CancellationToken cancellationToken)
     {
+        using var activity = AgentTracing.Start("agent command " + command.CommandCase, command.Traceparent);
+        activity?.SetTag("nxmesh.command_id", command.CommandId);
         var result = new CommandResult { CommandId = command.CommandId };
         try
         {

@@ -30,6 +30,7 @@ internal static class AgentHubExtensions
         services.AddScoped<DesiredConfigService>();
         services.AddSingleton<HubInstance>();
         services.AddSingleton<ConnectionRegistry>();
+        services.AddSingleton<WorkspaceGates>();
         services.AddSingleton<ConfigPusher>();
         services.AddSingleton<WorkspaceRecompute>();
         services.AddSingleton<CommandRelay>();

@@ -126,6 +126,22 @@ internal sealed class AgentStore(NxMeshDbContext db, TimeProvider time)
         return true;
     }
 
+    /// <summary>
+    /// The agent runs its desired config, but the row still shows FAILED/ROLLED_BACK from another config (the
+    /// desired config went back to the one the agent runs, e.g. the rejected change was deleted: nothing is
+    /// re-applied, so no ConfigStatus will come). Marks it SUCCESS with the error cleared, so the record shows the
+    /// current state. Conditional on the epoch, on the row, and on the newest apply outcome being for another
+    /// config: a failure of this very config (a rollback after SUCCESS) is never hidden.
+    /// </summary>
+    public async Task MarkRunningDesiredAsync(Guid agentId, long epoch, string configId, CancellationToken cancellationToken) =>
+        await db.Agents
+            .Where(a => a.Id == agentId && a.ConnectionEpoch == epoch && a.DesiredConfigId == configId
+                        && (a.LastApplyStatus == ConfigApplyStatus.Failed || a.LastApplyStatus == ConfigApplyStatus.RolledBack)
+                        && db.Set<ConfigApplyRecord>().Where(r => r.AgentId == a.Id).OrderByDescending(r => r.Id).Select(r => r.ConfigId).FirstOrDefault() != configId)
+            .ExecuteUpdateAsync(s => s
+                .SetProperty(a => a.LastApplyStatus, ConfigApplyStatus.Success)
+                .SetProperty(a => a.LastApplyError, (string?)null), cancellationToken);
+
     public async Task<Guid?> WorkspaceOfAsync(Guid agentId, CancellationToken cancellationToken) =>
         await db.Agents.Where(a => a.Id == agentId).Select(a => (Guid?)a.WorkspaceId).FirstOrDefaultAsync(cancellationToken);
 

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json.Nodes;
 using Google.Protobuf;
 using NxMesh.AgentHub.Connections;
+using NxMesh.AgentHub.Push;
 using NxMesh.Data.Messaging;
 using NxMesh.Protocol.V1;
 using StackExchange.Redis;
@@ -15,8 +16,6 @@ namespace NxMesh.AgentHub.Commands;
 /// </summary>
 internal sealed class CommandRelay(IConnectionMultiplexer redis, ILogger<CommandRelay> logger)
 {
-    private static readonly ActivitySource Source = new("NxMesh.AgentHub");
-
     public async Task AttachAsync(AgentConnection connection)
     {
         Action<RedisChannel, RedisValue> handler = (_, message) => OnCommand(connection, message!);
@@ -57,11 +56,12 @@ internal sealed class CommandRelay(IConnectionMultiplexer redis, ILogger<Command
             var request = JsonNode.Parse(text)!.AsObject();
             var replyTo = (string?)request["reply_to"] ?? throw new FormatException("reply_to is required.");
             var command = JsonParser.Default.Parse<Command>((string?)request["command"] ?? throw new FormatException("command is required."));
-            using var activity = ActivityContext.TryParse((string?)request["traceparent"], null, out var parent)
-                ? Source.StartActivity("agent command", ActivityKind.Producer, parent)
-                : Source.StartActivity("agent command", ActivityKind.Producer);
+            var traceparent = (string?)request["traceparent"];
+            using var activity = HubTracing.Start("agent command", traceparent, ActivityKind.Producer);
             activity?.SetTag("nxmesh.agent_id", connection.AgentId.ToString("D"));
             activity?.SetTag("nxmesh.command_id", command.CommandId);
+            // Server-stream messages carry no metadata: the trace context travels in the Command itself.
+            command.Traceparent = activity?.Id ?? traceparent ?? "";
             connection.PendingCommands[command.CommandId] = replyTo;
             if (!connection.TryEnqueue(new MasterMessage { Command = command }))
             {

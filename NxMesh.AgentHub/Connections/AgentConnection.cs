@@ -52,6 +52,8 @@ internal sealed class AgentConnection : IDisposable
     /// <summary>A config this agent reported FAILED/ROLLED_BACK for: not re-pushed until the desired config changes.</summary>
     public string? FailedConfigId { get; set; }
     public DateTimeOffset? DriftSince { get; set; }
+    /// <summary>Whether the record's last apply status was checked against the config the agent runs (once per stream).</summary>
+    public bool ApplyStatusReconciled { get; set; }
 
     /// <summary>PENDING timestamps (agent clock, Unix ms) per config_id, for duration_ms.</summary>
     public ConcurrentDictionary<string, long> ApplyStartedAt { get; } = new();

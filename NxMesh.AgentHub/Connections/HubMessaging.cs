@@ -60,7 +60,7 @@ internal sealed class HubMessaging(IConnectionMultiplexer redis, ConnectionRegis
         }
         if (Guid.TryParse((string?)message["workspace_id"], out var workspaceId))
         {
-            recompute.Notify(workspaceId);
+            recompute.Notify(workspaceId, (string?)message["traceparent"]);
         }
     }
 

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Microsoft.Extensions.Options;
 using NxMesh.AgentHub.Agents;
 using NxMesh.AgentHub.Connections;
@@ -21,7 +22,7 @@ internal enum PushTrigger
 /// new content is pushed once; the same content is re-pushed only on a health report that still differs, with no
 /// apply in flight, at most every RepushInterval, and never after the agent reported it FAILED/ROLLED_BACK.
 /// </summary>
-internal sealed class ConfigPusher(IServiceScopeFactory scopes, IOptions<AgentHubOptions> options, TimeProvider time,
+internal sealed class ConfigPusher(IServiceScopeFactory scopes, WorkspaceGates gates, IOptions<AgentHubOptions> options, TimeProvider time,
     ILogger<ConfigPusher> logger)
 {
     private readonly AgentHubOptions _options = options.Value;
@@ -29,20 +30,23 @@ internal sealed class ConfigPusher(IServiceScopeFactory scopes, IOptions<AgentHu
     /// <summary>A health report: remembers the checksum, pushes if needed, and returns the agent's state.</summary>
     public async Task<AgentState> OnHealthAsync(AgentConnection connection, HealthReport health, CancellationToken cancellationToken)
     {
+        // Resolving loads from the database: under the workspace's gate, taken before PushLock (the one lock order),
+        // so it never interleaves with a recompute run. The unlocked read only decides whether to take it.
+        using var gate = NeedsResolve(connection, health.ConfigChecksum, time.GetUtcNow())
+            ? await gates.EnterAsync(connection.WorkspaceId, cancellationToken)
+            : null;
         await connection.PushLock.WaitAsync(cancellationToken);
         try
         {
             var now = time.GetUtcNow();
             connection.HealthSeen = true;
             connection.ReportedChecksum = health.ConfigChecksum;
-            if (connection.DesiredConfigId is null
-                || health.ConfigChecksum != connection.DesiredConfigId
-                || now - connection.DesiredResolvedAt >= _options.DesiredRefresh)
+            if (gate is not null)
             {
                 await using var scope = scopes.CreateAsyncScope();
-                await EvaluateLockedAsync(connection, PushTrigger.Health, scope.ServiceProvider.GetRequiredService<DesiredConfigService>(), null, cancellationToken);
+                await EvaluateLockedAsync(connection, PushTrigger.Health, scope.ServiceProvider.GetRequiredService<DesiredConfigService>(), null, null, cancellationToken);
             }
-            else
+            else if (health.ConfigChecksum == connection.DesiredConfigId)
             {
                 connection.InFlightConfigId = null;
             }
@@ -54,8 +58,14 @@ internal sealed class ConfigPusher(IServiceScopeFactory scopes, IOptions<AgentHu
         }
     }
 
+    private bool NeedsResolve(AgentConnection connection, string reportedChecksum, DateTimeOffset now) =>
+        connection.DesiredConfigId is not { } desired
+        || reportedChecksum != desired
+        || now - connection.DesiredResolvedAt >= _options.DesiredRefresh;
+
     /// <summary>Re-evaluates one connection after a change (the caller shares one workspace load across agents).</summary>
-    public async Task OnChangeAsync(AgentConnection connection, DesiredConfigService service, WorkspaceConfigSource? source, CancellationToken cancellationToken)
+    public async Task OnChangeAsync(AgentConnection connection, DesiredConfigService service, WorkspaceConfigSource? source, string? traceparent,
+        CancellationToken cancellationToken)
     {
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, connection.Closed);
         try
@@ -68,7 +78,7 @@ internal sealed class ConfigPusher(IServiceScopeFactory scopes, IOptions<AgentHu
         }
         try
         {
-            await EvaluateLockedAsync(connection, PushTrigger.Change, service, source, cancellationToken);
+            await EvaluateLockedAsync(connection, PushTrigger.Change, service, source, traceparent, cancellationToken);
         }
         finally
         {
@@ -103,7 +113,7 @@ internal sealed class ConfigPusher(IServiceScopeFactory scopes, IOptions<AgentHu
     }
 
     private async Task EvaluateLockedAsync(AgentConnection connection, PushTrigger trigger, DesiredConfigService service,
-        WorkspaceConfigSource? source, CancellationToken cancellationToken)
+        WorkspaceConfigSource? source, string? traceparent, CancellationToken cancellationToken)
     {
         var desired = await service.ResolveAsync(connection.AgentId, source, cancellationToken);
         if (desired is null)
@@ -122,6 +132,15 @@ internal sealed class ConfigPusher(IServiceScopeFactory scopes, IOptions<AgentHu
             if (connection.ReportedChecksum == configId)
             {
                 connection.InFlightConfigId = null;
+                if (!connection.ApplyStatusReconciled || (connection.FailedConfigId is not null && connection.FailedConfigId != configId))
+                {
+                    // The agent runs its desired config (first report of this stream, or the desired config went back
+                    // to it after a failed change): no apply will report, so the record must not keep an old failure.
+                    connection.ApplyStatusReconciled = true;
+                    connection.FailedConfigId = null;
+                    await using var scope = scopes.CreateAsyncScope();
+                    await scope.ServiceProvider.GetRequiredService<AgentStore>().MarkRunningDesiredAsync(connection.AgentId, connection.Epoch, configId, cancellationToken);
+                }
             }
             return;
         }
@@ -136,6 +155,10 @@ internal sealed class ConfigPusher(IServiceScopeFactory scopes, IOptions<AgentHu
         {
             return;
         }
+        using var activity = trigger == PushTrigger.Change ? HubTracing.Start("push config", traceparent, ActivityKind.Producer) : HubTracing.StartRoot("push config (checksum differs)");
+        activity?.SetTag("nxmesh.agent_id", connection.AgentId.ToString("D"));
+        activity?.SetTag("nxmesh.config_id", configId);
+        desired.Update.Traceparent = activity?.Id ?? traceparent ?? "";
         if (connection.TryEnqueue(new MasterMessage { ConfigUpdate = desired.Update }))
         {
             connection.LastSentConfigId = configId;

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using Microsoft.Extensions.Options;
 using NxMesh.AgentHub.Agents;
 using NxMesh.AgentHub.Connections;
@@ -10,16 +11,21 @@ namespace NxMesh.AgentHub.Push;
 /// Debounces and coalesces "workspace changed" notifications: the first one for a workspace starts a timer,
 /// later ones within the window join it, then every agent of that workspace connected here is re-evaluated with
 /// one shared load of the workspace. A notification during a run schedules one more run, which waits for the
-/// running one: runs of one workspace never overlap, so a snapshot loaded earlier is never pushed after a newer one.
+/// running one (<see cref="WorkspaceGates"/>, shared with health-triggered resolves): a snapshot loaded earlier is
+/// never pushed after a newer one. The run joins the trace of the newest change it covers (its outbox traceparent).
 /// </summary>
-internal sealed class WorkspaceRecompute(ConnectionRegistry registry, ConfigPusher pusher, IServiceScopeFactory scopes,
+internal sealed class WorkspaceRecompute(ConnectionRegistry registry, ConfigPusher pusher, WorkspaceGates gates, IServiceScopeFactory scopes,
     IOptions<AgentHubOptions> options, IHostApplicationLifetime lifetime, ILogger<WorkspaceRecompute> logger)
 {
     private readonly ConcurrentDictionary<Guid, byte> _scheduled = new();
-    private readonly ConcurrentDictionary<Guid, SemaphoreSlim> _running = new();
+    private readonly ConcurrentDictionary<Guid, string> _traceparents = new();
 
-    public void Notify(Guid workspaceId)
+    public void Notify(Guid workspaceId, string? traceparent = null)
     {
+        if (traceparent is { Length: > 0 })
+        {
+            _traceparents[workspaceId] = traceparent;
+        }
         if (_scheduled.TryAdd(workspaceId, 0))
         {
             _ = RunAsync(workspaceId);
@@ -32,16 +38,13 @@ internal sealed class WorkspaceRecompute(ConnectionRegistry registry, ConfigPush
         try
         {
             await Task.Delay(options.Value.Debounce, stopping);
-            var gate = _running.GetOrAdd(workspaceId, _ => new SemaphoreSlim(1, 1));
-            await gate.WaitAsync(stopping);
-            try
+            using (await gates.EnterAsync(workspaceId, stopping))
             {
                 _scheduled.TryRemove(workspaceId, out _);
-                await RecomputeAsync(workspaceId, stopping);
-            }
-            finally
-            {
-                gate.Release();
+                _traceparents.TryRemove(workspaceId, out var traceparent);
+                using var activity = HubTracing.Start("recompute workspace config", traceparent);
+                activity?.SetTag("nxmesh.workspace_id", workspaceId.ToString("D"));
+                await RecomputeAsync(workspaceId, traceparent, stopping);
             }
         }
         catch (OperationCanceledException) when (stopping.IsCancellationRequested)
@@ -54,7 +57,7 @@ internal sealed class WorkspaceRecompute(ConnectionRegistry registry, ConfigPush
         }
     }
 
-    private async Task RecomputeAsync(Guid workspaceId, CancellationToken stopping)
+    private async Task RecomputeAsync(Guid workspaceId, string? traceparent, CancellationToken stopping)
     {
         var connections = registry.InWorkspace(workspaceId);
         if (connections.Count == 0)
@@ -64,9 +67,11 @@ internal sealed class WorkspaceRecompute(ConnectionRegistry registry, ConfigPush
         await using var scope = scopes.CreateAsyncScope();
         var service = scope.ServiceProvider.GetRequiredService<DesiredConfigService>();
         var source = await service.LoadWorkspaceAsync(workspaceId, stopping);
+        // Pushes carry this run's span (a child of the change's trace), or the change's own traceparent untraced.
+        var pushTrace = Activity.Current?.Id ?? traceparent;
         foreach (var connection in connections)
         {
-            await pusher.OnChangeAsync(connection, service, source, stopping);
+            await pusher.OnChangeAsync(connection, service, source, pushTrace, stopping);
         }
     }
 }

@@ -9,7 +9,7 @@ namespace NxMesh.Data.DesiredConfig;
 
 /// <summary>
 /// <c>config_id</c>: lowercase hex SHA-256 of the canonical form of a ConfigUpdate — its proto JSON without
-/// <c>config_id</c> and <c>version</c>, every object's keys (fields and map entries) sorted ordinally, default
+/// <c>config_id</c>, <c>version</c> and <c>traceparent</c>, every object's keys (fields and map entries) sorted ordinally, default
 /// values omitted. Lists keep their order (the builder orders them deterministically), so the checksum changes
 /// exactly when the content does.
 /// </summary>
@@ -26,6 +26,8 @@ public static class ConfigChecksum
         var content = update.Clone();
         content.ConfigId = "";
         content.Version = 0;
+        // Trace context says why a push happened, not what the config is.
+        content.Traceparent = "";
         var node = JsonNode.Parse(Formatter.Format(content));
         using var buffer = new MemoryStream();
         using (var writer = new Utf8JsonWriter(buffer))

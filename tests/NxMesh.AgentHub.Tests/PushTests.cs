@@ -288,12 +288,15 @@ public sealed class PushTests(DatabaseFixture database) : IAsyncLifetime
             await using var db = database.CreateDbContext();
             return (await db.Agents.SingleAsync(a => a.Id == agentId)).State == AgentState.Online;
         }, TimeSpan.FromSeconds(5), "the agent to be online again");
-        await using (var db = database.CreateDbContext())
+        // The row's state is updated before the report's snapshot row is inserted: wait for that too.
+        HealthSnapshot? latest = null;
+        await Wait.UntilAsync(async () =>
         {
-            var latest = await db.HealthSnapshots.Where(h => h.AgentId == agentId).OrderByDescending(h => h.Id).FirstAsync();
-            Assert.True(latest.NginxRunning);
-            Assert.Equal(applied.ConfigId, latest.ConfigChecksum);
-            Assert.Equal(12.5, latest.CpuPercent, 3);
-        }
+            await using var db = database.CreateDbContext();
+            latest = await db.HealthSnapshots.Where(h => h.AgentId == agentId).OrderByDescending(h => h.Id).FirstAsync();
+            return latest.NginxRunning;
+        }, TimeSpan.FromSeconds(5), "the running report's snapshot");
+        Assert.Equal(applied.ConfigId, latest!.ConfigChecksum);
+        Assert.Equal(12.5, latest.CpuPercent, 3);
     }
 }
