@@ -123,7 +123,7 @@ public sealed class FleetOutageTests(FleetFixture fleet)
     {
         using var cts = new CancellationTokenSource(CommandTimeout);
         var result = await fleet.App.ResourceCommands.ExecuteCommandAsync(resource, KnownResourceCommands.StopCommand, cts.Token);
-        Assert.True(result.Success, $"stopping {resource}: {result.ErrorMessage}");
+        Assert.True(result.Success, $"stopping {resource}: {result.Message}");
         await fleet.App.ResourceNotifications.WaitForResourceAsync(resource, KnownResourceStates.TerminalStates, cts.Token);
     }
 
@@ -131,7 +131,7 @@ public sealed class FleetOutageTests(FleetFixture fleet)
     {
         using var cts = new CancellationTokenSource(FleetFixture.StartTimeout);
         var result = await fleet.App.ResourceCommands.ExecuteCommandAsync(resource, KnownResourceCommands.StartCommand, cts.Token);
-        Assert.True(result.Success, $"starting {resource}: {result.ErrorMessage}");
+        Assert.True(result.Success, $"starting {resource}: {result.Message}");
         await fleet.App.ResourceNotifications.WaitForResourceAsync(resource, KnownResourceStates.Running, cts.Token);
         if (resource == ResourceNames.AgentHub)
         {
