@@ -123,8 +123,16 @@ public sealed class FleetOutageTests(FleetFixture fleet)
     {
         using var cts = new CancellationTokenSource(CommandTimeout);
         var result = await fleet.App.ResourceCommands.ExecuteCommandAsync(resource, KnownResourceCommands.StopCommand, cts.Token);
-        Assert.True(result.Success, $"stopping {resource}: {result.Message}");
-        await fleet.App.ResourceNotifications.WaitForResourceAsync(resource, KnownResourceStates.TerminalStates, cts.Token);
+        // On a loaded machine the command may give up waiting (its own bounded retries) while the process is still
+        // shutting down gracefully; the stop was requested either way, so what counts is the resource's state.
+        try
+        {
+            await fleet.App.ResourceNotifications.WaitForResourceAsync(resource, KnownResourceStates.TerminalStates, cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            Assert.Fail($"{resource} did not stop within {CommandTimeout.TotalSeconds} s (stop command: {result.Success} {result.Message})");
+        }
     }
 
     private async Task StartAsync(string resource)
@@ -139,11 +147,20 @@ public sealed class FleetOutageTests(FleetFixture fleet)
         }
     }
 
-    /// <summary>Restores a resource a failed test may have left stopped.</summary>
+    /// <summary>Restores a resource a failed test may have left stopped (or stopping).</summary>
     private async Task EnsureRunningAsync(string resource)
     {
-        if (fleet.App.ResourceNotifications.TryGetCurrentState(resource, out var current)
-            && current.Snapshot.State?.Text is { } state && KnownResourceStates.TerminalStates.Contains(state))
+        if (!fleet.App.ResourceNotifications.TryGetCurrentState(resource, out var current))
+        {
+            return;
+        }
+        var state = current.Snapshot.State?.Text;
+        if (state == KnownResourceStates.Stopping)
+        {
+            using var cts = new CancellationTokenSource(CommandTimeout);
+            state = await fleet.App.ResourceNotifications.WaitForResourceAsync(resource, KnownResourceStates.TerminalStates, cts.Token);
+        }
+        if (state is not null && KnownResourceStates.TerminalStates.Contains(state))
         {
             await StartAsync(resource);
         }
