@@ -20,7 +20,9 @@ public sealed class FleetOutageTests(FleetFixture fleet)
     private static readonly TimeSpan ApplyTimeout = TimeSpan.FromSeconds(30);
     // An agent retries with backoff up to 30 s (±20 %), and a restarted process needs its start-up time on top.
     private static readonly TimeSpan ReconnectTimeout = TimeSpan.FromSeconds(120);
-    private static readonly TimeSpan CommandTimeout = TimeSpan.FromSeconds(60);
+    // A stopping service shuts down gracefully (and `dotnet run` waits for it): generous on a loaded machine.
+    private static readonly TimeSpan CommandTimeout = TimeSpan.FromSeconds(150);
+    private readonly HashSet<string> _stopped = [];
 
     [Fact]
     public async Task Without_the_agenthub_nginx_keeps_serving_and_after_its_restart_every_agent_is_back_in_sync()
@@ -122,6 +124,7 @@ public sealed class FleetOutageTests(FleetFixture fleet)
     private async Task StopAsync(string resource)
     {
         using var cts = new CancellationTokenSource(CommandTimeout);
+        _stopped.Add(resource);
         var result = await fleet.App.ResourceCommands.ExecuteCommandAsync(resource, KnownResourceCommands.StopCommand, cts.Token);
         // On a loaded machine the command may give up waiting (its own bounded retries) while the process is still
         // shutting down gracefully; the stop was requested either way, so what counts is the resource's state.
@@ -141,28 +144,25 @@ public sealed class FleetOutageTests(FleetFixture fleet)
         var result = await fleet.App.ResourceCommands.ExecuteCommandAsync(resource, KnownResourceCommands.StartCommand, cts.Token);
         Assert.True(result.Success, $"starting {resource}: {result.Message}");
         await fleet.App.ResourceNotifications.WaitForResourceAsync(resource, KnownResourceStates.Running, cts.Token);
+        _stopped.Remove(resource);
         if (resource == ResourceNames.AgentHub)
         {
             await fleet.WaitHealthyAsync(resource, cts.Token);
         }
     }
 
-    /// <summary>Restores a resource a failed test may have left stopped (or stopping).</summary>
+    /// <summary>Restores a resource this test asked to stop and did not start again (a failure in between).</summary>
     private async Task EnsureRunningAsync(string resource)
     {
-        if (!fleet.App.ResourceNotifications.TryGetCurrentState(resource, out var current))
+        if (!_stopped.Contains(resource))
         {
             return;
         }
-        var state = current.Snapshot.State?.Text;
-        if (state == KnownResourceStates.Stopping)
+        using (var cts = new CancellationTokenSource(CommandTimeout))
         {
-            using var cts = new CancellationTokenSource(CommandTimeout);
-            state = await fleet.App.ResourceNotifications.WaitForResourceAsync(resource, KnownResourceStates.TerminalStates, cts.Token);
+            // A stop that is still under way must end before the resource can start again.
+            await fleet.App.ResourceNotifications.WaitForResourceAsync(resource, KnownResourceStates.TerminalStates, cts.Token);
         }
-        if (state is not null && KnownResourceStates.TerminalStates.Contains(state))
-        {
-            await StartAsync(resource);
-        }
+        await StartAsync(resource);
     }
 }
