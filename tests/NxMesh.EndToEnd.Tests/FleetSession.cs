@@ -127,6 +127,8 @@ internal sealed class FleetSession : IDisposable
         return Guid.Parse((string)created["id"]!);
     }
 
+    public Task<JsonNode> PostJsonAsync(string path, object body) => SendAsync(Http, HttpMethod.Post, path, body);
+
     public async Task DeleteAsync(string path)
     {
         using var response = await Http.DeleteAsync(new Uri(path, UriKind.Relative));
