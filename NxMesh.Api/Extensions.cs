@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Routing.Patterns;
 using NxMesh.Api.Agents;
+using NxMesh.Api.AlertRules;
 using NxMesh.Api.Audit;
 using NxMesh.Api.Auth;
 using NxMesh.Api.Certificates;
@@ -81,5 +82,6 @@ internal static class Extensions
         api.MapUpstreamsApi();
         api.MapCertificatesApi();
         api.MapEventsApi();
+        api.MapAlertRulesApi();
     }
 }
