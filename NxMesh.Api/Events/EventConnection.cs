@@ -195,7 +195,16 @@ public sealed class EventConnection
         if (message.WorkspaceId is { } workspaceId)
         {
             // Re-read on every filtered subscribe, so a workspace created (or a membership granted) a moment ago counts.
-            var readable = await _loadReadable(_abort.Token);
+            IReadOnlySet<Guid> readable;
+            try
+            {
+                readable = await _loadReadable(_abort.Token);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                SendError(ErrorCodes.ServiceUnavailable, "Workspace access could not be checked; try again", "filter.workspace_id", ValidationCodes.NotFound);
+                return;
+            }
             Volatile.Write(ref _readable, readable);
             if (!readable.Contains(workspaceId))
             {
@@ -236,7 +245,14 @@ public sealed class EventConnection
         {
             while (await timer.WaitForNextTickAsync(_abort.Token))
             {
-                Volatile.Write(ref _readable, await _loadReadable(_abort.Token));
+                try
+                {
+                    Volatile.Write(ref _readable, await _loadReadable(_abort.Token));
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    // Keep the last known set; the next tick tries again.
+                }
             }
         }
         catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException)
