@@ -84,10 +84,12 @@ internal sealed class AccessLogTail : IDisposable
         lock (_gate)
         {
             _committed = state.Committed;
+            var lastLost = false;
             foreach (var range in state.Pending)
             {
                 var identity = new FileIdentity(range.Device, range.Inode);
                 var lines = ReadRange(identity, range.Start, range.End, range.BatchId);
+                lastLost = lines is null;
                 if (lines is null)
                 {
                     LostBatches++;
@@ -102,7 +104,8 @@ internal sealed class AccessLogTail : IDisposable
                 : state.Committed;
             if (resume is not null && FileIdentity.Locate(new FileIdentity(resume.Device, resume.Inode), _path) is { } file)
             {
-                Open(file, resume.Offset);
+                // Bytes that changed under a saved range mean the file was rewritten (copytruncate while down): start over.
+                Open(file, lastLost ? 0 : resume.Offset);
             }
             if (_pending.Count == 0 && _handle is not null)
             {
