@@ -27,6 +27,7 @@ internal sealed partial class TelemetryService : BackgroundService
     private readonly AccessMetrics _access = new();
     private readonly IntervalMetrics _interval;
     private AccessLogTail? _tail;
+    private bool _stopped;
 
     public TelemetryService(
         IOptions<AgentOptions> options, TelemetryBuffer buffer, INginxControl control, UpstreamProber upstreams, LocalFacts facts,
@@ -53,6 +54,11 @@ internal sealed partial class TelemetryService : BackgroundService
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
         await base.StopAsync(cancellationToken);
+        if (_stopped)
+        {
+            return;
+        }
+        _stopped = true;
         try
         {
             if (_tail is not null)
