@@ -33,6 +33,7 @@ internal sealed class AccessLogTail : IDisposable
     private readonly string _statePath;
     private readonly int _maxLines;
     private readonly int _maxBytes;
+    private readonly TimeSpan _rotationQuiet;
     private readonly byte[] _buffer = new byte[ReadBufferBytes];
     private readonly Lock _gate = new();
     private readonly List<Pending> _pending = [];
@@ -45,13 +46,17 @@ internal sealed class AccessLogTail : IDisposable
     private long _batchBytes;
     private Position? _committed;
     private long _nextSequence;
+    private long? _oldFileQuietSince;
 
-    public AccessLogTail(string path, string statePath, int maxLines, int maxBytes)
+    // rotationQuiet: after the path names a new file, the old one is still read until it has not grown for this
+    // long; with logrotate's "create", nginx writes into the renamed file until the postrotate USR1 reaches it.
+    public AccessLogTail(string path, string statePath, int maxLines, int maxBytes, TimeSpan rotationQuiet = default)
     {
         _path = path;
         _statePath = statePath;
         _maxLines = maxLines;
         _maxBytes = maxBytes;
+        _rotationQuiet = rotationQuiet;
     }
 
     public long Rotations { get; private set; }
@@ -133,16 +138,28 @@ internal sealed class AccessLogTail : IDisposable
                 _offset = 0;
                 Truncations++;
             }
+            var before = _offset;
             ReadLines(length, batches);
             var current = FileIdentity.Of(_path);
             if (current is null || current == _identity)
             {
+                _oldFileQuietSince = null;
                 break;
             }
-            // Rotated: drain what the old file got since, then follow the new one from its start.
+            // Rotated: keep draining the old file until it stays quiet, then follow the new one from its start.
+            var now = Environment.TickCount64;
+            if (_oldFileQuietSince is null || _offset != before)
+            {
+                _oldFileQuietSince = now;
+            }
+            if (TimeSpan.FromMilliseconds(now - _oldFileQuietSince.Value) < _rotationQuiet)
+            {
+                break;
+            }
             ReadLines(RandomAccess.GetLength(_handle), batches);
             Cut(batches);
             Open(_path, 0);
+            _oldFileQuietSince = null;
             Rotations++;
         }
         if (flush)

@@ -15,6 +15,8 @@ namespace NxMesh.Agent.Telemetry;
 internal sealed partial class TelemetryService : BackgroundService
 {
     public const string DroppedEvent = "telemetry.dropped";
+    public const string LostBatches = "nxmesh_agent_access_log_lost_batches_total";
+    private static readonly TimeSpan RotationQuiet = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(250);
 
     private readonly AgentOptions _options;
@@ -28,6 +30,7 @@ internal sealed partial class TelemetryService : BackgroundService
     private readonly IntervalMetrics _interval;
     private AccessLogTail? _tail;
     private bool _stopped;
+    private long _reportedLost;
 
     public TelemetryService(
         IOptions<AgentOptions> options, TelemetryBuffer buffer, INginxControl control, UpstreamProber upstreams, LocalFacts facts,
@@ -79,7 +82,7 @@ internal sealed partial class TelemetryService : BackgroundService
     private async Task TailLoopAsync(CancellationToken stoppingToken)
     {
         var path = _options.ResolvedAccessLogPath;
-        _tail = new AccessLogTail(path, StatePath, _options.LogBatchMaxLines, _options.LogBatchMaxBytes);
+        _tail = new AccessLogTail(path, StatePath, _options.LogBatchMaxLines, _options.LogBatchMaxBytes, RotationQuiet);
         try
         {
             Submit(_tail.Recover());
@@ -175,6 +178,11 @@ internal sealed partial class TelemetryService : BackgroundService
             batch.Metrics.AddRange(await _interval.SampleNginxAsync(_control.MasterPid is not null, timestamp, _time, cancellationToken));
             batch.Metrics.AddRange(_interval.SampleSystem(timestamp));
             batch.Metrics.AddRange(IntervalMetrics.SampleUpstreams(_upstreams.Snapshot(), timestamp));
+        }
+        if (_tail?.LostBatches is { } lost && lost > _reportedLost)
+        {
+            batch.Metrics.Add(new Metric { Name = LostBatches, Value = lost - _reportedLost, Type = MetricType.Counter, Timestamp = timestamp });
+            _reportedLost = lost;
         }
         batch.Metrics.AddRange(_interval.SampleBuffer(_buffer, timestamp, out var drops));
         foreach (var (kind, reason, batches, items) in drops)

@@ -54,6 +54,28 @@ public sealed class AccessLogTailTests : IDisposable
     }
 
     [Fact]
+    public async Task After_a_rotation_the_old_file_is_still_read_until_it_stays_quiet()
+    {
+        using var tail = new AccessLogTail(LogPath, StatePath, maxLines: 100, maxBytes: 1 << 20, rotationQuiet: TimeSpan.FromMilliseconds(500));
+        Append("a1");
+        var lines = tail.Read(flush: true).SelectMany(b => b.Lines).ToList();
+        File.Move(LogPath, LogPath + ".1");
+        Append("b1"); // logrotate's "create": the new file exists before nginx reopens
+        lines.AddRange(tail.Read(flush: false).SelectMany(b => b.Lines));
+        File.AppendAllText(LogPath + ".1", "a2\n"); // nginx has not reopened yet
+        await Task.Delay(200);
+        lines.AddRange(tail.Read(flush: false).SelectMany(b => b.Lines));
+        var rotationsWhileBusy = tail.Rotations;
+        await Task.Delay(700);
+
+        lines.AddRange(tail.Read(flush: true).SelectMany(b => b.Lines));
+
+        Assert.Equal(0, rotationsWhileBusy);
+        Assert.Equal(["a1", "a2", "b1"], lines);
+        Assert.Equal(1, tail.Rotations);
+    }
+
+    [Fact]
     public void Truncation_restarts_reading_at_the_start_of_the_file()
     {
         using var tail = new AccessLogTail(LogPath, StatePath, maxLines: 100, maxBytes: 1 << 20);

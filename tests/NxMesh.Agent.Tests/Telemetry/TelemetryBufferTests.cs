@@ -58,6 +58,29 @@ public sealed class TelemetryBufferTests : IDisposable
     }
 
     [Fact]
+    public void Drops_become_counter_deltas_and_are_reported_once()
+    {
+        var size = Logs(0).CalculateSize();
+        var buffer = Create(memory: size + 1, spool: 0);
+        using var interval = new IntervalMetrics(_state, 1);
+        for (var i = 0; i < 3; i++)
+        {
+            buffer.Add(Logs(i), null);
+        }
+
+        var first = interval.SampleBuffer(buffer, 5, out var drops);
+        var second = interval.SampleBuffer(buffer, 6, out var none);
+
+        Assert.Equal([(TelemetryBuffer.Logs, TelemetryBuffer.ReasonMemoryFull, 2L, 20L)], drops);
+        var batches = first.Single(m => m.Name == IntervalMetrics.DroppedBatches);
+        Assert.Equal((2.0, MetricType.Counter, "logs", "memory_full"), (batches.Value, batches.Type, batches.Labels["kind"], batches.Labels["reason"]));
+        Assert.Equal(20, first.Single(m => m.Name == IntervalMetrics.DroppedItems).Value);
+        Assert.Equal(size, first.Single(m => m.Name == IntervalMetrics.BufferedBytes && m.Labels["location"] == "memory").Value);
+        Assert.Empty(none);
+        Assert.DoesNotContain(second, m => m.Name == IntervalMetrics.DroppedBatches);
+    }
+
+    [Fact]
     public void A_graceful_stop_spools_unacked_batches_and_the_next_start_sends_them_with_the_same_ids()
     {
         var first = Create();

@@ -132,6 +132,22 @@ public sealed partial class TelemetryShippingTests
         Assert.Empty(buffer.Dropped);
     }
 
+    [Fact]
+    public async Task Data_dropped_at_the_memory_bound_is_reported_as_a_metric_and_an_agent_event()
+    {
+        await using var master = await FakeMaster.StartAsync(); // acks nothing
+        await using var agent = await StartAgentAsync(master, extraFlags:
+            ["--telemetry-memory-limit", "8000", "--telemetry-spool-limit", "0", "--log-batch-max-lines", "2"]);
+
+        await SendAsync(agent, "flood", 40, []);
+
+        await Wait.UntilAsync(() => Task.FromResult(master.Received.Any(m => m.Event is { EventType: TelemetryService.DroppedEvent } e
+            && e.Data["kind"] == TelemetryBuffer.Logs && e.Data["reason"] == TelemetryBuffer.ReasonMemoryFull)), Timeout, "a telemetry.dropped event");
+        await Wait.UntilAsync(() => Task.FromResult(master.Received.Where(m => m.Metrics is not null).SelectMany(m => m.Metrics.Metrics)
+            .Any(m => m.Name == IntervalMetrics.DroppedItems && m.Labels["kind"] == TelemetryBuffer.Logs && m.Value > 0)), Timeout, "the dropped-items counter");
+        Assert.InRange(agent.Services.GetRequiredService<TelemetryBuffer>().MemoryBytes, 1, 8000);
+    }
+
     private static Ack AckAll(AgentMessage message) => new() { MessageId = message.Logs?.BatchId ?? message.Metrics.BatchId, Success = true };
 
     private static Task<TestAgent> StartAgentAsync(FakeMaster master, bool keepState = false, string? stateDirectory = null, params string[] extraFlags) =>
