@@ -27,6 +27,7 @@ internal sealed record TailBatch(long Sequence, string BatchId, IReadOnlyList<st
 internal sealed class AccessLogTail : IDisposable
 {
     private const int ReadBufferBytes = 256 * 1024;
+    private const int HeadBytes = 64;
     private static readonly JsonSerializerOptions StateJson = new() { WriteIndented = false };
 
     private readonly string _path;
@@ -47,6 +48,7 @@ internal sealed class AccessLogTail : IDisposable
     private Position? _committed;
     private long _nextSequence;
     private long? _oldFileQuietSince;
+    private Head? _head;
 
     // rotationQuiet: after the path names a new file, the old one is still read until it has not grown for this
     // long; with logrotate's "create", nginx writes into the renamed file until the postrotate USR1 reaches it.
@@ -101,20 +103,21 @@ internal sealed class AccessLogTail : IDisposable
                     continue;
                 }
                 var sequence = _nextSequence++;
-                _pending.Add(new Pending(sequence, identity, range.Start, range.End, range.BatchId));
+                _pending.Add(new Pending(sequence, identity, range.Start, range.End, range.BatchId, new Head(range.HeadLength, range.HeadHash)));
                 replay.Add(new TailBatch(sequence, range.BatchId, lines, Replayed: true));
             }
             var resume = state.Pending.Count > 0
-                ? new Position(state.Pending[^1].Device, state.Pending[^1].Inode, state.Pending[^1].End)
+                ? new Position(state.Pending[^1].Device, state.Pending[^1].Inode, state.Pending[^1].End, state.Pending[^1].HeadLength, state.Pending[^1].HeadHash)
                 : state.Committed;
-            if (resume is not null && FileIdentity.Locate(new FileIdentity(resume.Device, resume.Inode), _path) is { } file)
+            if (resume is not null && Locate(resume) is { } file)
             {
                 // Bytes that changed under a saved range mean the file was rewritten (copytruncate while down): start over.
                 Open(file, lastLost ? 0 : resume.Offset);
             }
             if (_pending.Count == 0 && _handle is not null)
             {
-                _committed = new Position(_identity.Device, _identity.Inode, _offset);
+                var head = CurrentHead();
+                _committed = new Position(_identity.Device, _identity.Inode, _offset, head.Length, head.Hash);
             }
             SaveState();
         }
@@ -183,7 +186,8 @@ internal sealed class AccessLogTail : IDisposable
             var moved = false;
             while (_pending.Count > 0 && _pending[0].Settled)
             {
-                _committed = new Position(_pending[0].Identity.Device, _pending[0].Identity.Inode, _pending[0].End);
+                var settled = _pending[0];
+                _committed = new Position(settled.Identity.Device, settled.Identity.Inode, settled.End, settled.Head.Length, settled.Head.Hash);
                 _pending.RemoveAt(0);
                 moved = true;
             }
@@ -221,6 +225,7 @@ internal sealed class AccessLogTail : IDisposable
         _handle?.Dispose();
         _handle = File.OpenHandle(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
         _identity = FileIdentity.Of(_handle) ?? throw new IOException($"cannot stat {file}");
+        _head = null;
         _offset = RandomAccess.GetLength(_handle) < offset ? 0 : offset;
     }
 
@@ -281,10 +286,11 @@ internal sealed class AccessLogTail : IDisposable
             return;
         }
         var id = BatchIdFor(_identity, _batchStart, _offset, _hash.GetHashAndReset());
+        var head = CurrentHead();
         lock (_gate)
         {
             var sequence = _nextSequence++;
-            _pending.Add(new Pending(sequence, _identity, _batchStart, _offset, id));
+            _pending.Add(new Pending(sequence, _identity, _batchStart, _offset, id, head));
             // Saved before the batch leaves: a crash after sending still finds this exact range again.
             SaveState();
             batches.Add(new TailBatch(sequence, id, [.. _lines], Replayed: false));
@@ -336,14 +342,63 @@ internal sealed class AccessLogTail : IDisposable
 
     private void SaveState() => PrivateFile.WriteJson(_statePath, new StateFile(
         _committed,
-        [.. _pending.Select(p => new PendingRange(p.Identity.Device, p.Identity.Inode, p.Start, p.End, p.BatchId))]), StateJson);
+        [.. _pending.Select(p => new PendingRange(p.Identity.Device, p.Identity.Inode, p.Start, p.End, p.BatchId, p.Head.Length, p.Head.Hash))]), StateJson);
+
+    /// <summary>
+    /// The file with that identity whose first bytes are still the ones seen when the position was saved: an inode
+    /// number freed by a deleted rotation can come back as a brand-new access log, which must be read from its start.
+    /// </summary>
+    private string? Locate(Position position)
+    {
+        var identity = new FileIdentity(position.Device, position.Inode);
+        if (FileIdentity.Locate(identity, _path) is not { } file)
+        {
+            return null;
+        }
+        if (position.HeadHash is null)
+        {
+            return file;
+        }
+        using var handle = File.OpenHandle(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        return HeadOf(handle, position.HeadLength) is { } head && head.Hash == position.HeadHash ? file : null;
+    }
+
+    /// <summary>The current file's fingerprint: a hash of its first (up to) 64 bytes, cached once it has them all.</summary>
+    private Head CurrentHead()
+    {
+        if (_head is { Length: HeadBytes } cached)
+        {
+            return cached;
+        }
+        var length = (int)Math.Min(HeadBytes, RandomAccess.GetLength(_handle!));
+        _head = HeadOf(_handle!, length) ?? new Head(0, null);
+        return _head;
+    }
+
+    private static Head? HeadOf(SafeFileHandle handle, int length)
+    {
+        var bytes = new byte[length];
+        var read = 0;
+        while (read < length)
+        {
+            var count = RandomAccess.Read(handle, bytes.AsSpan(read), read);
+            if (count <= 0)
+            {
+                return null;
+            }
+            read += count;
+        }
+        return new Head(length, Convert.ToHexStringLower(SHA256.HashData(bytes)));
+    }
 
     /// <summary>A byte offset in one file.</summary>
-    internal sealed record Position(ulong Device, ulong Inode, long Offset);
+    internal sealed record Position(ulong Device, ulong Inode, long Offset, int HeadLength = 0, string? HeadHash = null);
 
-    private sealed record Pending(long Sequence, FileIdentity Identity, long Start, long End, string BatchId, bool Settled = false);
+    private sealed record Head(int Length, string? Hash);
 
-    private sealed record PendingRange(ulong Device, ulong Inode, long Start, long End, string BatchId);
+    private sealed record Pending(long Sequence, FileIdentity Identity, long Start, long End, string BatchId, Head Head, bool Settled = false);
+
+    private sealed record PendingRange(ulong Device, ulong Inode, long Start, long End, string BatchId, int HeadLength = 0, string? HeadHash = null);
 
     private sealed record StateFile(Position? Committed, List<PendingRange> Pending);
 }

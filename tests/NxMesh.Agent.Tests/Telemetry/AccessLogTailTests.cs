@@ -159,6 +159,28 @@ public sealed class AccessLogTailTests : IDisposable
     }
 
     [Fact]
+    public void A_new_file_that_got_the_old_inode_is_read_from_its_start()
+    {
+        using (var tail = new AccessLogTail(LogPath, StatePath, maxLines: 10, maxBytes: 1 << 20))
+        {
+            tail.Recover();
+            Append("first-file-line-0", "first-file-line-1", "first-file-line-2");
+            foreach (var batch in tail.Read(flush: true))
+            {
+                tail.Settle(batch.Sequence);
+            }
+        }
+        // Same inode, other (and more) bytes: what an inode freed by a deleted rotation and reused looks like.
+        var second = Enumerable.Range(0, 5).Select(i => $"second-file-line-{i}").ToArray();
+        File.WriteAllText(LogPath, string.Concat(second.Select(l => l + "\n")));
+
+        using var restarted = new AccessLogTail(LogPath, StatePath, maxLines: 10, maxBytes: 1 << 20);
+
+        Assert.Empty(restarted.Recover());
+        Assert.Equal(second, restarted.Read(flush: true).SelectMany(b => b.Lines));
+    }
+
+    [Fact]
     public void Batch_ids_are_uuids_that_depend_on_file_range_and_content()
     {
         var file = new FileIdentity(1, 2);
