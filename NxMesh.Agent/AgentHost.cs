@@ -4,6 +4,7 @@ using NxMesh.Agent.Commands;
 using NxMesh.Agent.Health;
 using NxMesh.Agent.Master;
 using NxMesh.Agent.Nginx;
+using NxMesh.Agent.Telemetry;
 using NxMesh.Agent.Upstreams;
 
 namespace NxMesh.Agent;
@@ -23,6 +24,7 @@ public static class AgentHost
         builder.AddCommands();
         builder.AddUpstreamProbes();
         builder.AddMasterConnection();
+        builder.AddTelemetry();
         return builder;
     }
 
@@ -90,6 +92,14 @@ public static class AgentHost
     {
         builder.Services.AddSingleton<UpstreamProber>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<UpstreamProber>());
+    }
+
+    private static void AddTelemetry(this HostApplicationBuilder builder)
+    {
+        builder.Services.AddSingleton<TelemetryBuffer>();
+        builder.Services.AddSingleton<TelemetryService>();
+        // Registered after the master connection, so it stops first and spools what is still unacked.
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<TelemetryService>());
     }
 
     private static void AddMasterConnection(this HostApplicationBuilder builder)

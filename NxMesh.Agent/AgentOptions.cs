@@ -80,11 +80,35 @@ public sealed class AgentOptions
     /// <summary>json (one object per line) or text.</summary>
     public string LogFormat { get; set; } = "json";
 
+    /// <summary>The JSON access log the rendered config writes; defaults to {prefix}/logs/access.json.</summary>
+    public string? AccessLogPath { get; set; }
+
+    /// <summary>Seconds between two MetricsBatch samples.</summary>
+    public double MetricsIntervalSeconds { get; set; } = 10;
+
+    /// <summary>A log batch leaves at the latest this long after its first line was read.</summary>
+    public int LogFlushIntervalMilliseconds { get; set; } = 1000;
+
+    public int LogBatchMaxLines { get; set; } = 1000;
+
+    public int LogBatchMaxBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>Unacked telemetry kept in memory before batches spill to the spool.</summary>
+    public long TelemetryMemoryLimitBytes { get; set; } = 16L * 1024 * 1024;
+
+    /// <summary>Bound of the disk spool ({state}/telemetry/spool); 0 disables it (memory only).</summary>
+    public long TelemetrySpoolLimitBytes { get; set; } = 256L * 1024 * 1024;
+
+    /// <summary>A batch sent without an ack for this long is sent again on the same stream.</summary>
+    public double TelemetryAckTimeoutSeconds { get; set; } = 30;
+
     public string ResolvedNginxPrefix => Path.GetFullPath(NginxPrefix ?? Path.Combine(StateDirectory, "nginx"));
 
     public string ResolvedConfigPath => Path.GetFullPath(NginxConfigPath ?? Path.Combine(ResolvedNginxPrefix, "conf", "nginx.conf"));
 
     public string ResolvedPidFile => Path.GetFullPath(NginxPidFile ?? Path.Combine(ResolvedNginxPrefix, "logs", "nginx.pid"));
+
+    public string ResolvedAccessLogPath => Path.GetFullPath(AccessLogPath ?? Path.Combine(ResolvedNginxPrefix, NxMesh.Nginx.Rendering.ConfigRenderer.AccessLogPath));
 
     public NginxControlMode EffectiveControlMode => ControlMode.ToLowerInvariant() switch
     {
@@ -135,6 +159,11 @@ public sealed class AgentOptions
         if (ReloadTimeoutSeconds <= 0 || ErrorLogWatchSeconds < 0 || HealthIntervalSeconds <= 0 || MinReloadIntervalMilliseconds < 0)
         {
             yield return new("Timers must be positive.");
+        }
+        if (MetricsIntervalSeconds <= 0 || LogFlushIntervalMilliseconds <= 0 || TelemetryAckTimeoutSeconds <= 0 || LogBatchMaxLines <= 0 || LogBatchMaxBytes <= 0
+            || TelemetryMemoryLimitBytes <= 0 || TelemetrySpoolLimitBytes < 0)
+        {
+            yield return new("Telemetry intervals, batch sizes and the memory limit must be positive; the spool limit must not be negative.");
         }
     }
 }

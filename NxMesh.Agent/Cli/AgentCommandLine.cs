@@ -40,6 +40,14 @@ public static class AgentCommandLine
         new("ErrorLogWatchSeconds", "--error-log-watch", "NXMESH_ERROR_LOG_WATCH", "Seconds the error log is watched after a successful apply (emerg/alert/crit rolls back).", "10"),
         new("HealthIntervalSeconds", "--health-interval", "NXMESH_HEALTH_INTERVAL", "Seconds between health reports.", "15"),
         new("AlertRetentionSeconds", "--alert-retention", "NXMESH_ALERT_RETENTION", "Seconds a local fact (restart, rollback) stays in health reports.", "300"),
+        new("AccessLogPath", "--access-log", "NXMESH_ACCESS_LOG", "The JSON access log the rendered config writes (tailed and shipped).", "{prefix}/logs/access.json"),
+        new("MetricsIntervalSeconds", "--metrics-interval", "NXMESH_METRICS_INTERVAL", "Seconds between two metrics batches.", "10"),
+        new("LogFlushIntervalMilliseconds", "--log-flush-interval-ms", "NXMESH_LOG_FLUSH_INTERVAL_MS", "A log batch leaves at the latest this many ms after it started.", "1000"),
+        new("LogBatchMaxLines", "--log-batch-max-lines", "NXMESH_LOG_BATCH_MAX_LINES", "Access-log lines per batch at most.", "1000"),
+        new("LogBatchMaxBytes", "--log-batch-max-bytes", "NXMESH_LOG_BATCH_MAX_BYTES", "Access-log bytes per batch at most.", "1048576"),
+        new("TelemetryMemoryLimitBytes", "--telemetry-memory-limit", "NXMESH_TELEMETRY_MEMORY_LIMIT", "Bytes of unacked telemetry kept in memory before batches spill to the spool.", "16777216"),
+        new("TelemetrySpoolLimitBytes", "--telemetry-spool-limit", "NXMESH_TELEMETRY_SPOOL_LIMIT", "Bytes of the disk spool ({state-dir}/telemetry/spool); the oldest batches are dropped beyond it; 0 = no spool.", "268435456"),
+        new("TelemetryAckTimeoutSeconds", "--telemetry-ack-timeout", "NXMESH_TELEMETRY_ACK_TIMEOUT", "Seconds without an ack before a batch is sent again on the same stream.", "30"),
         new("LogFormat", "--log-format", "NXMESH_LOG_FORMAT", "json (one object per line, for journald and container logs) | text.", "json"),
     ];
 

@@ -10,6 +10,7 @@ using NxMesh.Agent.Apply;
 using NxMesh.Agent.Commands;
 using NxMesh.Agent.Health;
 using NxMesh.Agent.Nginx;
+using NxMesh.Agent.Telemetry;
 using NxMesh.Protocol.V1;
 
 namespace NxMesh.Agent.Master;
@@ -35,10 +36,11 @@ internal sealed partial class MasterConnection : BackgroundService
     private readonly ILogger<MasterConnection> _logger;
     private readonly Backoff _backoff;
     private readonly NginxBuild _build;
+    private readonly TelemetryBuffer _telemetry;
 
     public MasterConnection(
         IOptions<AgentOptions> options, AgentIdentityStore identities, AgentOutbox outbox, ConfigApplier applier, CommandHandler commands,
-        HealthCollector health, NginxBuild build, ILogger<MasterConnection> logger, Backoff? backoff = null)
+        HealthCollector health, NginxBuild build, TelemetryBuffer telemetry, ILogger<MasterConnection> logger, Backoff? backoff = null)
     {
         _options = options.Value;
         _identities = identities;
@@ -49,6 +51,7 @@ internal sealed partial class MasterConnection : BackgroundService
         _logger = logger;
         _backoff = backoff ?? Backoff.Default();
         _build = build;
+        _telemetry = telemetry;
     }
 
     /// <summary>Connected and registered right now.</summary>
@@ -180,6 +183,7 @@ internal sealed partial class MasterConnection : BackgroundService
             Timestamp = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
             Health = await _health.CollectAsync(session.Token),
         }, session.Token);
+        _telemetry.SessionStarted();
         var writer = WriteAsync(call.RequestStream, agentId, session.Token);
         try
         {
@@ -195,13 +199,42 @@ internal sealed partial class MasterConnection : BackgroundService
         }
     }
 
-    /// <summary>The single loop that drains the outbox into the request stream.</summary>
+    /// <summary>
+    /// The single loop that writes the request stream: the outbox first (statuses, events, health, command results),
+    /// then telemetry batches one at a time as the buffer's window allows.
+    /// </summary>
     private async Task WriteAsync(IClientStreamWriter<AgentMessage> stream, string agentId, CancellationToken cancellationToken)
     {
-        await foreach (var message in _outbox.Reader.ReadAllAsync(cancellationToken))
+        Task<bool>? outboxReady = null;
+        Task? telemetryReady = null;
+        while (!cancellationToken.IsCancellationRequested)
         {
-            message.AgentId = agentId;
-            await stream.WriteAsync(message, cancellationToken);
+            while (_outbox.Reader.TryRead(out var message))
+            {
+                message.AgentId = agentId;
+                await stream.WriteAsync(message, cancellationToken);
+            }
+            if (_telemetry.TryTakeNext(out var batch))
+            {
+                batch.AgentId = agentId;
+                await stream.WriteAsync(batch, cancellationToken);
+                continue;
+            }
+            outboxReady ??= _outbox.Reader.WaitToReadAsync(cancellationToken).AsTask();
+            telemetryReady ??= _telemetry.WaitAsync(cancellationToken);
+            if (await Task.WhenAny(outboxReady, telemetryReady) == outboxReady)
+            {
+                if (!await outboxReady)
+                {
+                    return;
+                }
+                outboxReady = null;
+            }
+            else
+            {
+                await telemetryReady;
+                telemetryReady = null;
+            }
         }
     }
 
@@ -215,6 +248,9 @@ internal sealed partial class MasterConnection : BackgroundService
             case MasterMessage.PayloadOneofCase.Command:
                 var command = message.Command;
                 _ = Task.Run(async () => _outbox.Post(await _commands.HandleAsync(command, CancellationToken.None)), CancellationToken.None);
+                break;
+            case MasterMessage.PayloadOneofCase.Ack:
+                _telemetry.Acknowledge(message.Ack);
                 break;
             case MasterMessage.PayloadOneofCase.Error:
                 LogMasterError(message.Error.Code, message.Error.Message);

@@ -31,6 +31,14 @@ internal sealed class FakeMaster : AgentService.AgentServiceBase, IAsyncDisposab
     public ConcurrentQueue<(Metadata Headers, RegistrationRequest Registration, DateTime At)> Calls { get; } = new();
     public ConcurrentQueue<AgentMessage> Received { get; } = new();
     public int CallCount => Volatile.Read(ref _callCount);
+
+    /// <summary>Decides the answer to each telemetry batch (null: no answer); unset, nothing is acked.</summary>
+    public Func<AgentMessage, Ack?>? Acks { get; set; }
+
+    /// <summary>What the master stored: each acked batch once per batch_id, as the AgentHub dedupes.</summary>
+    public ConcurrentDictionary<string, LogBatch> StoredLogs { get; } = new();
+
+    public ConcurrentDictionary<string, MetricsBatch> StoredMetrics { get; } = new();
     private int _callCount;
 
     public static async Task<FakeMaster> StartAsync()
@@ -104,7 +112,20 @@ internal sealed class FakeMaster : AgentService.AgentServiceBase, IAsyncDisposab
             {
                 while (await requestStream.MoveNext(context.CancellationToken))
                 {
-                    Received.Enqueue(requestStream.Current);
+                    var received = requestStream.Current;
+                    Received.Enqueue(received);
+                    if (received.PayloadCase is AgentMessage.PayloadOneofCase.Logs or AgentMessage.PayloadOneofCase.Metrics && Acks?.Invoke(received) is { } ack)
+                    {
+                        if (ack.Success && received.Logs is { } logs)
+                        {
+                            StoredLogs.TryAdd(logs.BatchId, logs);
+                        }
+                        if (ack.Success && received.Metrics is { } metrics)
+                        {
+                            StoredMetrics.TryAdd(metrics.BatchId, metrics);
+                        }
+                        _toAgent.Writer.TryWrite(new MasterMessage { Ack = ack });
+                    }
                 }
             }
             catch (Exception ex) when (ex is IOException or OperationCanceledException or InvalidOperationException)
