@@ -5,6 +5,7 @@ using NxMesh.Api.Auth;
 using NxMesh.Api.Certificates;
 using NxMesh.Api.Organizations;
 using NxMesh.Api.Platform;
+using NxMesh.Api.Telemetry;
 using NxMesh.Api.Upstreams;
 using NxMesh.Api.VirtualHosts;
 using NxMesh.Api.Workspaces;
@@ -77,5 +78,7 @@ internal static class Extensions
         api.MapVirtualHostsApi();
         api.MapUpstreamsApi();
         api.MapCertificatesApi();
+        api.MapMetricsApi();
+        api.MapAccessLogsApi();
     }
 }

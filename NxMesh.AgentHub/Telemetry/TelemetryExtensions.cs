@@ -1,3 +1,5 @@
+using NxMesh.Data.Telemetry;
+
 namespace NxMesh.AgentHub.Telemetry;
 
 internal static class TelemetryExtensions

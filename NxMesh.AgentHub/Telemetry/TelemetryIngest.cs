@@ -1,9 +1,9 @@
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using Microsoft.Extensions.Options;
-using Npgsql;
 using NxMesh.AgentHub.Agents;
 using NxMesh.AgentHub.Connections;
+using NxMesh.Data.Telemetry;
 using NxMesh.Protocol.V1;
 
 namespace NxMesh.AgentHub.Telemetry;
@@ -166,22 +166,4 @@ internal sealed class TelemetryIngest(
     private int MaxInFlight() => _options.MaxInFlightPerStream > 0
         ? _options.MaxInFlightPerStream
         : Math.Max(1, hubOptions.Value.SendQueueCapacity / 4);
-}
-
-/// <summary>The Npgsql data source for COPY (the DbContext's connection string, its own pool).</summary>
-internal sealed class TelemetryDataSource(IConfiguration configuration) : IDisposable
-{
-    private readonly Lazy<NpgsqlDataSource> _dataSource = new(() => NpgsqlDataSource.Create(
-        configuration.GetConnectionString(NxMesh.Data.ConnectionNames.Database)
-            ?? throw new InvalidOperationException($"ConnectionStrings:{NxMesh.Data.ConnectionNames.Database} is not set.")));
-
-    public NpgsqlDataSource DataSource => _dataSource.Value;
-
-    public void Dispose()
-    {
-        if (_dataSource.IsValueCreated)
-        {
-            _dataSource.Value.Dispose();
-        }
-    }
 }

@@ -71,14 +71,15 @@ public static class TelemetryPartitions
         var to = StartOf(day.AddDays(1));
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        await using (var command = new NpgsqlCommand("SELECT pg_advisory_xact_lock($1); SELECT to_regclass($2) IS NOT NULL;", connection, transaction))
+        await using (var command = new NpgsqlCommand("SELECT pg_advisory_xact_lock($1)", connection, transaction))
         {
             command.Parameters.AddWithValue(AdvisoryLockKey);
+            await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+        await using (var command = new NpgsqlCommand("SELECT to_regclass($1) IS NOT NULL", connection, transaction))
+        {
             command.Parameters.AddWithValue(partition);
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-            await reader.NextResultAsync(cancellationToken);
-            await reader.ReadAsync(cancellationToken);
-            if (reader.GetBoolean(0))
+            if ((bool)(await command.ExecuteScalarAsync(cancellationToken))!)
             {
                 return false;
             }
