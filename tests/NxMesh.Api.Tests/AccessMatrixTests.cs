@@ -63,6 +63,9 @@ public sealed class AccessMatrixTests(ApiFixture api) : IAsyncLifetime
         ("POST", "/v1/workspaces/{workspace_id}/certificates", new { domain = "x.example.com", provider = "self_signed" }),
         ("GET", "/v1/certificates/{certificate_id}", null),
         ("DELETE", "/v1/certificates/{certificate_id}", null),
+        ("GET", "/v1/workspaces/{workspace_id}/metrics", null),
+        ("GET", "/v1/agents/{agent_id}/metrics", null),
+        ("GET", "/v1/workspaces/{workspace_id}/access-logs", null),
     ];
 
     [Fact]
