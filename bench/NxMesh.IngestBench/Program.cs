@@ -37,6 +37,7 @@ try
     var today = DateOnly.FromDateTime(DateTime.UtcNow);
     await TelemetryPartitions.EnsureAsync(dataSource, today.AddDays(-2), today.AddDays(1), default);
 
+    Console.WriteLine("Load average before ingest: " + (File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Trim() : "n/a"));
     IngestResult ingest;
     await using (var hub = new BenchHub(database, options))
     {
@@ -323,7 +324,9 @@ static async Task<(Guid, string)> SeedAgentAsync(DatabaseFixture database, Guid 
 static async Task WriteResultsAsync(BenchOptions options, IngestResult ingest, long stored, List<QueryResult> queries)
 {
     Directory.CreateDirectory(options.Output);
-    var machine = $"{Environment.ProcessorCount} cores, {Environment.OSVersion}, .NET {Environment.Version}";
+    // The machine is shared: the load average says how much else ran during the measurement.
+    var load = File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
+    var machine = $"{Environment.ProcessorCount} cores, {Environment.OSVersion}, .NET {Environment.Version}, load average at the end {load}";
     var json = JsonSerializer.Serialize(new { measured_at = DateTimeOffset.UtcNow, machine, ingest, stored_rows_after_ingest = stored, queries },
         new JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower });
     await File.WriteAllTextAsync(Path.Combine(options.Output, "ingest-bench.json"), json);

@@ -42,6 +42,7 @@ public sealed class TelemetryIngestTests(DatabaseFixture database) : IAsyncLifet
             first[..14]);
         Assert.Equal((vhostId, agentId, workspaceId), ((Guid)first[14]!, (Guid)first[15]!, (Guid)first[16]!));
         Assert.Equal(DateTimeOffset.FromUnixTimeMilliseconds(at.ToUnixTimeMilliseconds()).UtcDateTime, (DateTime)first[17]!);
+        Assert.All(rows, row => Assert.Equal(first[17], row[17]));
         Assert.Equal(DBNull.Value, rows[1][14]);
         Assert.Equal(503, rows[2][5]);
 
@@ -157,7 +158,10 @@ public sealed class TelemetryIngestTests(DatabaseFixture database) : IAsyncLifet
                 Timestamp = at.ToUnixTimeMilliseconds(),
                 Fields =
                 {
-                    ["timestamp"] = (at.ToUnixTimeMilliseconds() / 1000.0).ToString("F3", CultureInfo.InvariantCulture),
+                    // The agent sends ISO 8601 with ms; nginx's $msec form is accepted too.
+                    ["timestamp"] = i % 2 == 0
+                        ? (at.ToUnixTimeMilliseconds() / 1000.0).ToString("F3", CultureInfo.InvariantCulture)
+                        : at.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture),
                     ["remote_addr"] = "10.0.0.1",
                     ["method"] = "GET",
                     ["uri"] = $"/path/{i}",
