@@ -19,7 +19,8 @@ using NxMesh.Data.Telemetry;
 using NxMesh.Protocol.V1;
 using NxMesh.Testing;
 
-// dotnet run -c Release --project bench/NxMesh.IngestBench -- [--agents 8] [--batch 500] [--window 8] [--seconds 30] [--rows 10000000] [--out bench/results]
+// dotnet run -c Release --project bench/NxMesh.IngestBench -- [--agents 8] [--batch 500] [--window 8] [--seconds 30]
+//     [--rows 10000000 (0: ingest only)] [--hours 24] [--iterations 100] [--out bench/results] [--name ingest-bench]
 var options = BenchOptions.Parse(args);
 Console.WriteLine($"Ingest benchmark: {options.Agents} agents × batches of {options.BatchSize}, {options.Window} in flight each, {options.Seconds} s; then queries over {options.QueryRows:N0} rows.");
 
@@ -46,7 +47,7 @@ try
     var stored = await ScalarAsync<long>(dataSource, "SELECT count(*) FROM access_log_entries");
     Console.WriteLine($"Ingest: {ingest.RowsPerSecond:N0} rows/s, lag p50 {ingest.LagP50Ms:N0} ms, p99 {ingest.LagP99Ms:N0} ms; stored {stored:N0} = acked {ingest.AckedRows:N0}.");
 
-    var query = await QueryBenchAsync(dataSource, workspaceId, agents.Select(a => a.Id).ToList(), options);
+    var query = options.QueryRows > 0 ? await QueryBenchAsync(dataSource, workspaceId, agents.Select(a => a.Id).ToList(), options) : [];
     await WriteResultsAsync(options, ingest, stored, query);
 }
 finally
@@ -132,19 +133,63 @@ static async Task<IngestResult> IngestAsync(BenchHub hub, List<(Guid Id, string 
     }).ToList();
 
     await Task.Delay(TimeSpan.FromSeconds(options.WarmupSeconds));
+    var cpuAtStart = CpuSeconds(hub.PostgresPort);
     rowsAtMeasureStart = Interlocked.Read(ref ackedRows);
     measureStart = started.Elapsed.TotalSeconds;
     Volatile.Write(ref measuring, true);
     await Task.Delay(TimeSpan.FromSeconds(options.Seconds));
     var rowsAtEnd = Interlocked.Read(ref ackedRows);
     var elapsed = started.Elapsed.TotalSeconds - measureStart;
+    var cpuAtEnd = CpuSeconds(hub.PostgresPort);
+    var cpu = (Bench: cpuAtEnd.Bench - cpuAtStart.Bench, Postgres: cpuAtEnd.Postgres - cpuAtStart.Postgres);
     Volatile.Write(ref measuring, false);
     stopSending.Cancel();
     await Task.WhenAll(tasks);
     var sorted = lags.Order().ToArray();
     return new IngestResult(options.Agents, options.BatchSize, options.Window, Math.Round(elapsed, 1), rowsAtEnd - rowsAtMeasureStart,
         Math.Round((rowsAtEnd - rowsAtMeasureStart) / elapsed), Percentile(sorted, 0.50), Percentile(sorted, 0.99), Percentile(sorted, 1.0),
-        Interlocked.Read(ref ackedRows), Interlocked.Read(ref ackedBatches), Interlocked.Read(ref failedAcks));
+        Interlocked.Read(ref ackedRows), Interlocked.Read(ref ackedBatches), Interlocked.Read(ref failedAcks),
+        Math.Round(cpu.Bench, 1), Math.Round(cpu.Postgres, 1), Math.Round((rowsAtEnd - rowsAtMeasureStart) / Math.Max(0.001, cpu.Bench + cpu.Postgres)));
+}
+
+// CPU seconds of this process (AgentHub + the agent clients) and of the benchmark's Postgres (postmaster, its live
+// children and the children it reaped), from /proc: on a shared machine, rows per CPU-second is what the code costs.
+static (double Bench, double Postgres) CpuSeconds(int postgresPort)
+{
+    var own = Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds;
+    const double ticks = 100.0;
+    double postgres = 0;
+    int? postmaster = null;
+    var parents = new Dictionary<int, (int Parent, double Own, double Children)>();
+    foreach (var dir in Directory.EnumerateDirectories("/proc"))
+    {
+        if (!int.TryParse(Path.GetFileName(dir), out var pid))
+        {
+            continue;
+        }
+        try
+        {
+            var stat = File.ReadAllText(Path.Combine(dir, "stat"));
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            parents[pid] = (int.Parse(fields[1], CultureInfo.InvariantCulture),
+                (double.Parse(fields[11], CultureInfo.InvariantCulture) + double.Parse(fields[12], CultureInfo.InvariantCulture)) / ticks,
+                (double.Parse(fields[13], CultureInfo.InvariantCulture) + double.Parse(fields[14], CultureInfo.InvariantCulture)) / ticks);
+            var cmdline = File.ReadAllText(Path.Combine(dir, "cmdline")).Split('\0');
+            var p = Array.IndexOf(cmdline, "-p");
+            if (cmdline[0].EndsWith("/postgres", StringComparison.Ordinal) && p >= 0 && p + 1 < cmdline.Length && cmdline[p + 1] == postgresPort.ToString(CultureInfo.InvariantCulture))
+            {
+                postmaster = pid;
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException)
+        {
+        }
+    }
+    if (postmaster is { } master && parents.TryGetValue(master, out var m))
+    {
+        postgres = m.Own + m.Children + parents.Where(p => p.Value.Parent == master).Sum(p => p.Value.Own);
+    }
+    return (own, postgres);
 }
 
 static LogBatch Template(int size, int agent, int template)
@@ -329,7 +374,7 @@ static async Task WriteResultsAsync(BenchOptions options, IngestResult ingest, l
     var machine = $"{Environment.ProcessorCount} cores, {Environment.OSVersion}, .NET {Environment.Version}, load average at the end {load}";
     var json = JsonSerializer.Serialize(new { measured_at = DateTimeOffset.UtcNow, machine, ingest, stored_rows_after_ingest = stored, queries },
         new JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower });
-    await File.WriteAllTextAsync(Path.Combine(options.Output, "ingest-bench.json"), json);
+    await File.WriteAllTextAsync(Path.Combine(options.Output, options.Name + ".json"), json);
     var md = new StringBuilder();
     md.AppendLine("# Telemetry ingest benchmark").AppendLine();
     md.AppendLine(CultureInfo.InvariantCulture, $"Measured {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC on {machine}, Postgres 15 (throwaway cluster, default settings), AgentHub in-process on Kestrel h2c, Release build.").AppendLine();
@@ -338,6 +383,13 @@ static async Task WriteResultsAsync(BenchOptions options, IngestResult ingest, l
     md.AppendLine("| rows/s | ack lag p50 | ack lag p99 | ack lag max | rows acked | stored | failed acks |").AppendLine("|---|---|---|---|---|---|---|");
     md.AppendLine(CultureInfo.InvariantCulture, $"| {ingest.RowsPerSecond:N0} | {ingest.LagP50Ms} ms | {ingest.LagP99Ms} ms | {ingest.LagMaxMs} ms | {ingest.AckedRows:N0} | {stored:N0} | {ingest.FailedAcks} |").AppendLine();
     md.AppendLine("Lag = batch written to the stream → its Ack received (the Ack follows the commit).").AppendLine();
+    md.AppendLine(CultureInfo.InvariantCulture, $"CPU used while measuring: {ingest.BenchCpuSeconds} s by the benchmark process (AgentHub and the agent clients together) and {ingest.PostgresCpuSeconds} s by Postgres = **{ingest.RowsPerCpuSecond:N0} rows per CPU-second**, all costs included (client serialization too). The machine is shared with other work (see the load average): rows/s above is what this process got of it; rows per CPU-second × the cores is what the same code would do alone.").AppendLine();
+    if (queries.Count == 0)
+    {
+        await File.WriteAllTextAsync(Path.Combine(options.Output, options.Name + ".md"), md.ToString());
+        Console.WriteLine(md.ToString());
+        return;
+    }
     md.AppendLine(CultureInfo.InvariantCulture, $"## Access-log queries over {options.QueryRows:N0} rows ({options.QueryHours} h of one workspace), one-hour windows").AppendLine();
     md.AppendLine("Each sample runs the endpoint's two statements (the page, newest first, and `meta.total` capped at 10 000) for a random one-hour window.").AppendLine();
     md.AppendLine("| query | limit | samples | p50 | p95 | p99 | max |").AppendLine("|---|---|---|---|---|---|---|");
@@ -345,16 +397,17 @@ static async Task WriteResultsAsync(BenchOptions options, IngestResult ingest, l
     {
         md.AppendLine(CultureInfo.InvariantCulture, $"| {q.Name} | {q.Limit} | {q.Samples} | {q.P50Ms} ms | {q.P95Ms} ms | {q.P99Ms} ms | {q.MaxMs} ms |");
     }
-    await File.WriteAllTextAsync(Path.Combine(options.Output, "ingest-bench.md"), md.ToString());
+    await File.WriteAllTextAsync(Path.Combine(options.Output, options.Name + ".md"), md.ToString());
     Console.WriteLine(md.ToString());
 }
 
 internal sealed record IngestResult(int Agents, int BatchSize, int WindowPerStream, double Seconds, long RowsMeasured, double RowsPerSecond,
-    double LagP50Ms, double LagP99Ms, double LagMaxMs, long AckedRows, long AckedBatches, long FailedAcks);
+    double LagP50Ms, double LagP99Ms, double LagMaxMs, long AckedRows, long AckedBatches, long FailedAcks,
+    double BenchCpuSeconds, double PostgresCpuSeconds, double RowsPerCpuSecond);
 
 internal sealed record QueryResult(string Name, int Limit, int Samples, double P50Ms, double P95Ms, double P99Ms, double MaxMs);
 
-internal sealed record BenchOptions(int Agents, int BatchSize, int Window, int Seconds, int WarmupSeconds, long QueryRows, int QueryHours, int QueryIterations, string Output)
+internal sealed record BenchOptions(int Agents, int BatchSize, int Window, int Seconds, int WarmupSeconds, long QueryRows, int QueryHours, int QueryIterations, string Output, string Name)
 {
     public static BenchOptions Parse(string[] args)
     {
@@ -367,7 +420,7 @@ internal sealed record BenchOptions(int Agents, int BatchSize, int Window, int S
             int.Parse(Get("window", "8"), CultureInfo.InvariantCulture), int.Parse(Get("seconds", "30"), CultureInfo.InvariantCulture),
             int.Parse(Get("warmup", "5"), CultureInfo.InvariantCulture), long.Parse(Get("rows", "10000000"), CultureInfo.InvariantCulture),
             int.Parse(Get("hours", "24"), CultureInfo.InvariantCulture), int.Parse(Get("iterations", "100"), CultureInfo.InvariantCulture),
-            Get("out", Path.Combine(FindRepositoryRoot(), "bench", "results")));
+            Get("out", Path.Combine(FindRepositoryRoot(), "bench", "results")), Get("name", "ingest-bench"));
     }
 
     private static string FindRepositoryRoot()
@@ -389,6 +442,7 @@ internal sealed class BenchHub : WebApplicationFactory<agenthub::Program>
     public BenchHub(DatabaseFixture database, BenchOptions options)
     {
         GrpcPort = FreePort();
+        PostgresPort = new NpgsqlConnectionStringBuilder(database.ConnectionString).Port;
         _settings = new()
         {
             ["ConnectionStrings:nxmesh"] = database.ConnectionString,
@@ -405,6 +459,7 @@ internal sealed class BenchHub : WebApplicationFactory<agenthub::Program>
     }
 
     public int GrpcPort { get; }
+    public int PostgresPort { get; }
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
