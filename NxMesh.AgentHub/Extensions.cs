@@ -1,5 +1,6 @@
 using NxMesh.AgentHub.Agents;
 using NxMesh.AgentHub.Alerts;
+using NxMesh.AgentHub.Telemetry;
 using NxMesh.Data;
 
 namespace NxMesh.AgentHub;
@@ -16,5 +17,6 @@ internal static class Extensions
         builder.Services.AddGrpcHealthChecks();
         builder.AddAgentHub();
         builder.AddHealthAlerts();
+        builder.AddTelemetryIngest();
     }
 }

@@ -7,6 +7,7 @@ using NxMesh.Api.Certificates;
 using NxMesh.Api.Events;
 using NxMesh.Api.Organizations;
 using NxMesh.Api.Platform;
+using NxMesh.Api.Telemetry;
 using NxMesh.Api.Upstreams;
 using NxMesh.Api.VirtualHosts;
 using NxMesh.Api.Workspaces;
@@ -83,5 +84,7 @@ internal static class Extensions
         api.MapCertificatesApi();
         api.MapEventsApi();
         api.MapAlertRulesApi();
+        api.MapMetricsApi();
+        api.MapAccessLogsApi();
     }
 }

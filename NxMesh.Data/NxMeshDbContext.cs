@@ -23,8 +23,6 @@ public sealed class NxMeshDbContext(DbContextOptions<NxMeshDbContext> options) :
     public DbSet<Upstream> Upstreams => Set<Upstream>();
     public DbSet<Certificate> Certificates => Set<Certificate>();
     public DbSet<OutboxMessage> Outbox => Set<OutboxMessage>();
-    public DbSet<MetricSample> MetricSamples => Set<MetricSample>();
-    public DbSet<AccessLogEntry> AccessLogEntries => Set<AccessLogEntry>();
     public DbSet<DataProtectionKey> DataProtectionKeys { get; set; } = null!;
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)

@@ -1,5 +1,6 @@
 using NxMesh.Worker;
 using NxMesh.Worker.Offline;
+using NxMesh.Worker.Retention;
 using NxMesh.Worker.Scheduling;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -8,6 +9,7 @@ builder.AddServiceDefaults();
 builder.AddApplicationServices();
 builder.AddScheduling();
 builder.AddOfflineDetection();
+builder.AddTelemetryRetention();
 
 var app = builder.Build();
 

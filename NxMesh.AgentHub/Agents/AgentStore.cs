@@ -189,33 +189,6 @@ internal sealed class AgentStore(NxMeshDbContext db, TimeProvider time)
         return true;
     }
 
-    /// <summary>Stores a metrics batch once per batch_id (a retried batch is acknowledged, not stored twice).</summary>
-    public async Task StoreMetricsAsync(Guid agentId, Guid workspaceId, Proto.MetricsBatch batch, CancellationToken cancellationToken)
-    {
-        if (!Guid.TryParse(batch.BatchId, out var batchId))
-        {
-            batchId = Guid.CreateVersion7();
-        }
-        else if (await db.MetricSamples.AnyAsync(m => m.AgentId == agentId && m.BatchId == batchId, cancellationToken))
-        {
-            return;
-        }
-        var batchTime = batch.Timestamp > 0 ? DateTimeOffset.FromUnixTimeMilliseconds(batch.Timestamp) : time.GetUtcNow();
-        db.MetricSamples.AddRange(batch.Metrics.Select(m => new MetricSample
-        {
-            AgentId = agentId,
-            WorkspaceId = workspaceId,
-            Name = m.Name,
-            Type = (int)m.Type,
-            Value = m.Value,
-            Labels = new Dictionary<string, string>(m.Labels),
-            Timestamp = m.Timestamp > 0 ? DateTimeOffset.FromUnixTimeMilliseconds(m.Timestamp) : batchTime,
-            BatchId = batchId,
-        }));
-        await db.SaveChangesAsync(cancellationToken);
-        db.ChangeTracker.Clear();
-    }
-
     public static bool IsTerminal(Proto.ConfigApplyStatus status) =>
         status is Proto.ConfigApplyStatus.Success or Proto.ConfigApplyStatus.Failed or Proto.ConfigApplyStatus.RolledBack;
 

@@ -5,6 +5,7 @@ using NxMesh.AgentHub.Alerts;
 using NxMesh.AgentHub.Commands;
 using NxMesh.AgentHub.Connections;
 using NxMesh.AgentHub.Push;
+using NxMesh.AgentHub.Telemetry;
 using NxMesh.Data;
 using NxMesh.Data.Configurations;
 using NxMesh.Data.Messaging;
@@ -20,6 +21,7 @@ internal sealed class AgentStreamService(
     ConnectionRegistry registry,
     ConfigPusher pusher,
     CommandRelay commands,
+    TelemetryIngest telemetry,
     HubMessaging messaging,
     FleetEventPublisher events,
     HealthAlerts alerts,
@@ -170,15 +172,8 @@ internal sealed class AgentStreamService(
                 case AgentMessage.PayloadOneofCase.CommandResult:
                     await commands.OnResultAsync(connection, message.CommandResult);
                     break;
-                case AgentMessage.PayloadOneofCase.Metrics:
-                    await store.StoreMetricsAsync(connection.AgentId, connection.WorkspaceId, message.Metrics, connection.Closed);
-                    connection.TryEnqueue(new MasterMessage { Ack = new Ack { MessageId = message.Metrics.BatchId, Success = true } });
-                    break;
-                case AgentMessage.PayloadOneofCase.Logs:
-                    connection.TryEnqueue(new MasterMessage
-                    {
-                        Ack = new Ack { MessageId = message.Logs.BatchId, Success = false, ErrorMessage = "Log ingestion is not implemented by this AgentHub yet; the batch was not stored." },
-                    });
+                case AgentMessage.PayloadOneofCase.Metrics or AgentMessage.PayloadOneofCase.Logs:
+                    await telemetry.AcceptAsync(connection, message);
                     break;
                 case AgentMessage.PayloadOneofCase.Event:
                     await OnAgentEventAsync(connection, message.Event);
@@ -302,8 +297,7 @@ internal sealed class AgentStreamService(
         var agentId = await RequireIdentityAsync(context);
         var workspaceId = await store.WorkspaceOfAsync(agentId, context.CancellationToken)
             ?? throw AgentAuthenticator.Unauthenticated("The agent no longer exists.");
-        await store.StoreMetricsAsync(agentId, workspaceId, request, context.CancellationToken);
-        return new Ack { MessageId = request.BatchId, Success = true };
+        return await telemetry.IngestAsync(agentId, workspaceId, request, context.CancellationToken);
     }
 
     private async Task<Guid> RequireIdentityAsync(ServerCallContext context) =>

@@ -75,25 +75,3 @@ internal sealed class OutboxMessageConfiguration : IEntityTypeConfiguration<Outb
         builder.HasIndex(o => o.Id).HasFilter("processed_at IS NULL").HasDatabaseName("ix_outbox_unprocessed");
     }
 }
-
-internal sealed class MetricSampleConfiguration : IEntityTypeConfiguration<MetricSample>
-{
-    public void Configure(EntityTypeBuilder<MetricSample> builder)
-    {
-        builder.Property(m => m.Name).HasMaxLength(128);
-        builder.Property(m => m.Labels).HasJsonConversion();
-        builder.HasIndex(m => new { m.AgentId, m.Name, m.Timestamp });
-        builder.HasIndex(m => new { m.WorkspaceId, m.Timestamp });
-    }
-}
-
-internal sealed class AccessLogEntryConfiguration : IEntityTypeConfiguration<AccessLogEntry>
-{
-    public void Configure(EntityTypeBuilder<AccessLogEntry> builder)
-    {
-        builder.ToTable("access_log_entries");
-        builder.HasIndex(a => new { a.WorkspaceId, a.Timestamp });
-        builder.HasIndex(a => new { a.WorkspaceId, a.Status, a.Timestamp });
-        builder.HasIndex(a => new { a.AgentId, a.Timestamp });
-    }
-}

@@ -65,6 +65,9 @@ public sealed class AccessMatrixTests(ApiFixture api) : IAsyncLifetime
         ("DELETE", "/v1/certificates/{certificate_id}", null),
         ("GET", "/v1/workspaces/{workspace_id}/alert-rules", null),
         ("PUT", "/v1/workspaces/{workspace_id}/alert-rules", new { rules = new[] { new { metric = "cpu_percent", threshold = 1 } } }),
+        ("GET", "/v1/workspaces/{workspace_id}/metrics", null),
+        ("GET", "/v1/agents/{agent_id}/metrics", null),
+        ("GET", "/v1/workspaces/{workspace_id}/access-logs", null),
     ];
 
     [Fact]
