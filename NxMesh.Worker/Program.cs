@@ -1,4 +1,5 @@
 using NxMesh.Worker;
+using NxMesh.Worker.Certificates;
 using NxMesh.Worker.Offline;
 using NxMesh.Worker.Scheduling;
 
@@ -8,6 +9,7 @@ builder.AddServiceDefaults();
 builder.AddApplicationServices();
 builder.AddScheduling();
 builder.AddOfflineDetection();
+builder.AddCertificates();
 
 var app = builder.Build();
 
