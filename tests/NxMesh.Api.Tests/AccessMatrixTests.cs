@@ -62,6 +62,7 @@ public sealed class AccessMatrixTests(ApiFixture api) : IAsyncLifetime
         ("GET", "/v1/workspaces/{workspace_id}/certificates", null),
         ("POST", "/v1/workspaces/{workspace_id}/certificates", new { domain = "x.example.com", provider = "self_signed" }),
         ("GET", "/v1/certificates/{certificate_id}", null),
+        ("POST", "/v1/certificates/{certificate_id}/renew", null),
         ("DELETE", "/v1/certificates/{certificate_id}", null),
     ];
 
@@ -139,6 +140,7 @@ public sealed class AccessMatrixTests(ApiFixture api) : IAsyncLifetime
         ("POST", "/v1/agents/{agent_id}/validate-config", "admin", HttpStatusCode.ServiceUnavailable, null),
         ("GET", "/v1/agents/{agent_id}/config", "viewer", HttpStatusCode.OK, null),
         ("DELETE", "/v1/registration-tokens/{token_id}", "admin", HttpStatusCode.NoContent, null),
+        ("POST", "/v1/certificates/{certificate_id}/renew", "editor", HttpStatusCode.Accepted, null),
     ];
 
     [Theory]
