@@ -7,7 +7,9 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json.Nodes;
 using Aspire.Hosting.Testing;
+using System.Collections.Concurrent;
 using Npgsql;
+using StackExchange.Redis;
 using NxMesh.AppHost;
 using NxMesh.Testing;
 using Xunit;
@@ -35,6 +37,7 @@ public sealed class CertificateTests(FleetFixture fleet)
         await fleet.Acme.StartAsync();
         using var api = await Rest.OpenAsync(fleet);
         await api.WaitOnlineAsync(1, EnrollTimeout);
+        await using var events = await EventRecorder.StartAsync(fleet);
         await using var upstream = TestUpstream.Start("e2e-tls-" + Guid.NewGuid().ToString("N")[..8]);
         var domain = UniqueDomain();
         var site = await api.CreateSiteAsync(domain, upstream.Address);
@@ -66,6 +69,8 @@ public sealed class CertificateTests(FleetFixture fleet)
             Assert.True(DateTimeOffset.Parse((string)renewed["expires_at"]!, System.Globalization.CultureInfo.InvariantCulture) > DateTimeOffset.UtcNow.AddDays(60));
             await WaitServedAsync(domain, roots, (string)renewed["fingerprint_sha256"]!, upstream.Name);
 
+            await events.WaitAsync("certificate.issued", site.CertificateId, api.WorkspaceId);
+            await events.WaitAsync("certificate.renewed", site.CertificateId, api.WorkspaceId);
             await AssertDumpHasNoPrivateKeyAsync();
         }
         finally
@@ -80,6 +85,7 @@ public sealed class CertificateTests(FleetFixture fleet)
         await fleet.Acme.StartAsync();
         using var api = await Rest.OpenAsync(fleet);
         await api.WaitOnlineAsync(1, EnrollTimeout);
+        await using var events = await EventRecorder.StartAsync(fleet);
         await using var upstream = TestUpstream.Start("e2e-keep-" + Guid.NewGuid().ToString("N")[..8]);
         var domain = UniqueDomain();
         var site = await api.CreateSiteAsync(domain, upstream.Address);
@@ -95,6 +101,8 @@ public sealed class CertificateTests(FleetFixture fleet)
             Assert.Contains(UnreachableAddress, error, StringComparison.Ordinal);
             Assert.Null((string?)failed["fingerprint_sha256"]);
             Assert.True((int)failed["failed_attempts"]! >= 1);
+            var failedEvent = await events.WaitAsync("certificate.failed", never, api.WorkspaceId);
+            Assert.Contains(UnreachableAddress, (string)failedEvent["data"]!["error"]!, StringComparison.Ordinal);
 
             // Issued, then a forced renewal whose challenge cannot be reached: failed, the previous one still served.
             var issued = await api.WaitCertificateAsync(site.CertificateId, c => (string?)c["status"] == "active", IssueTimeout, "certificate active");
@@ -212,6 +220,37 @@ public sealed class CertificateTests(FleetFixture fleet)
         Assert.True(exitCode == 0, dump.Length > 2000 ? dump[..2000] : dump);
         Assert.Contains("-----BEGIN CERTIFICATE-----", dump, StringComparison.Ordinal);
         Assert.DoesNotContain("PRIVATE KEY", dump, StringComparison.Ordinal);
+    }
+
+    /// <summary>Every message on <c>nxmesh:events</c> from its start (the channel the WebSocket feed relays).</summary>
+    private sealed class EventRecorder : IAsyncDisposable
+    {
+        private readonly ConnectionMultiplexer _redis;
+        private readonly ConcurrentQueue<JsonNode> _events = new();
+
+        private EventRecorder(ConnectionMultiplexer redis) => _redis = redis;
+
+        public static async Task<EventRecorder> StartAsync(FleetFixture fleet)
+        {
+            var recorder = new EventRecorder(await ConnectionMultiplexer.ConnectAsync((await fleet.App.GetConnectionStringAsync(ResourceNames.Redis))!));
+            await recorder._redis.GetSubscriber().SubscribeAsync(RedisChannel.Literal(NxMesh.Data.Messaging.HubChannels.Events),
+                (_, message) => recorder._events.Enqueue(JsonNode.Parse((string)message!)!));
+            return recorder;
+        }
+
+        public async Task<JsonNode> WaitAsync(string type, Guid certificateId, Guid workspaceId)
+        {
+            JsonNode? found = null;
+            await Wait.UntilAsync(() =>
+            {
+                found = _events.FirstOrDefault(e => (string?)e["type"] == type && (string?)e["data"]?["certificate_id"] == certificateId.ToString());
+                return Task.FromResult(found is not null);
+            }, TimeSpan.FromSeconds(10), $"{type} for {certificateId}");
+            Assert.Equal(workspaceId.ToString(), (string?)found!["data"]!["workspace_id"]);
+            return found;
+        }
+
+        public async ValueTask DisposeAsync() => await _redis.DisposeAsync();
     }
 
     private sealed record Site(Guid UpstreamId, Guid CertificateId, Guid VirtualHostId, JsonNode Certificate);
