@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-PACKAGES=(nginx redis-server postgresql-15 npm)
+PACKAGES=(nginx redis-server postgresql-15 npm pebble)
 
 missing_packages() {
   local missing=()
@@ -16,6 +16,8 @@ missing_packages() {
   command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
   command -v npx >/dev/null 2>&1 || missing+=(npm)
   [ -x /usr/lib/postgresql/15/bin/postgres ] || missing+=(postgresql-15)
+  # Pebble + pebble-challtestsrv: the ACME server of the certificate tests.
+  [ -x /usr/bin/pebble ] && [ -x /usr/bin/pebble-challtestsrv ] || missing+=(pebble)
   echo "${missing[@]:-}"
 }
 

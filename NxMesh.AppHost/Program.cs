@@ -11,6 +11,7 @@ var stores = mode == FleetMode.Local
     : builder.AddContainerStores();
 
 var controlPlane = builder.AddControlPlane(stores, settings, mode);
+controlPlane.WithCertificateSettings(builder.Configuration);
 
 builder.AddAgentReplicas(controlPlane, stores, settings, mode);
 

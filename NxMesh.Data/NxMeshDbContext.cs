@@ -22,6 +22,8 @@ public sealed class NxMeshDbContext(DbContextOptions<NxMeshDbContext> options) :
     public DbSet<VirtualHostLocation> VirtualHostLocations => Set<VirtualHostLocation>();
     public DbSet<Upstream> Upstreams => Set<Upstream>();
     public DbSet<Certificate> Certificates => Set<Certificate>();
+    public DbSet<AcmeAccount> AcmeAccounts => Set<AcmeAccount>();
+    public DbSet<AcmeHttpChallenge> AcmeHttpChallenges => Set<AcmeHttpChallenge>();
     public DbSet<OutboxMessage> Outbox => Set<OutboxMessage>();
     public DbSet<DataProtectionKey> DataProtectionKeys { get; set; } = null!;
 

@@ -1,4 +1,5 @@
 using NxMesh.Worker;
+using NxMesh.Worker.Certificates;
 using NxMesh.Worker.Offline;
 using NxMesh.Worker.Retention;
 using NxMesh.Worker.Scheduling;
@@ -10,6 +11,7 @@ builder.AddApplicationServices();
 builder.AddScheduling();
 builder.AddOfflineDetection();
 builder.AddTelemetryRetention();
+builder.AddCertificates();
 
 var app = builder.Build();
 

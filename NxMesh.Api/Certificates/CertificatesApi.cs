@@ -22,6 +22,38 @@ public sealed record CertificateResponse(
 }
 
 /// <summary>
+/// <c>GET /certificates/{id}</c>: the spec's certificate plus what its PEM says (issuer, not_before, SANs, SHA-256
+/// fingerprint of the leaf; null until issued) and the issuance state (last_error, failed_attempts, next_attempt_at).
+/// </summary>
+public sealed record CertificateDetailResponse(
+    Guid Id, Guid WorkspaceId, string Domain, bool IsWildcard, CertificateProvider Provider, CertificateStatus Status,
+    DateTimeOffset? IssuedAt, DateTimeOffset? ExpiresAt, bool AutoRenew, DateTimeOffset CreatedAt,
+    string? Issuer, DateTimeOffset? NotBefore, IReadOnlyList<string> Sans, string? FingerprintSha256,
+    string? LastError, int FailedAttempts, DateTimeOffset? NextAttemptAt)
+{
+    public static CertificateDetailResponse From(Certificate c)
+    {
+        string? issuer = null;
+        string? fingerprint = null;
+        DateTimeOffset? notBefore = null;
+        var sans = new List<string>();
+        if (c.CertificatePem is { } pem)
+        {
+            using var leaf = X509Certificate2.CreateFromPem(pem);
+            issuer = leaf.Issuer;
+            notBefore = new DateTimeOffset(leaf.NotBefore.ToUniversalTime(), TimeSpan.Zero);
+            fingerprint = Convert.ToHexStringLower(SHA256.HashData(leaf.RawData));
+            foreach (var extension in leaf.Extensions.Where(e => e.Oid?.Value == "2.5.29.17"))
+            {
+                sans.AddRange(new X509SubjectAlternativeNameExtension(extension.RawData).EnumerateDnsNames());
+            }
+        }
+        return new(c.Id, c.WorkspaceId, c.Domain, c.IsWildcard, c.Provider, c.Status, c.IssuedAt, c.ExpiresAt, c.AutoRenew, c.CreatedAt,
+            issuer, notBefore, sans, fingerprint, c.LastError, c.FailedAttempts, c.NextAttemptAt);
+    }
+}
+
+/// <summary>
 /// <c>letsencrypt</c>: stored <c>pending</c> (issued by the certificates job; no wildcard, HTTP-01 cannot prove it).
 /// <c>self_signed</c>: issued at once. <c>custom</c>: <c>certificate_pem</c> + <c>private_key_pem</c>, checked to parse,
 /// match and cover <c>domain</c>. <c>auto_renew</c> defaults to true, except for custom certificates (nothing to renew them with).
@@ -44,6 +76,8 @@ public static class CertificatesApi
 
         var byId = routes.MapGroup("/certificates").WithTags("Certificates");
         byId.MapGet("/{certificate_id:guid}", GetAsync).WithName("GetCertificate").WithSummary("Get a certificate (viewer)");
+        byId.MapPost("/{certificate_id:guid}/renew", RenewAsync).WithName("RenewCertificate")
+            .WithSummary("Force a renewal (editor): letsencrypt → 202, the Worker's certificates job renews it on its next run (status renewing, or pending if never issued); self_signed → 200, re-issued at once; custom → 409");
         byId.MapDelete("/{certificate_id:guid}", DeleteAsync).WithName("DeleteCertificate").WithSummary("Delete a certificate (editor); 409 while a virtual host uses it");
         return routes;
     }
@@ -72,10 +106,38 @@ public static class CertificatesApi
         return TypedResults.Created($"/v1/certificates/{certificate.Id}", after);
     }
 
-    private static async Task<Ok<CertificateResponse>> GetAsync([FromRoute(Name = "certificate_id")] Guid certificateId, NxMeshDbContext db, TenantAccess access, CancellationToken cancellationToken)
+    private static async Task<Ok<CertificateDetailResponse>> GetAsync([FromRoute(Name = "certificate_id")] Guid certificateId, NxMeshDbContext db, TenantAccess access, CancellationToken cancellationToken)
     {
         var (certificate, _, _) = await access.WorkspaceResourceAsync(db.Certificates.AsNoTracking(), certificateId, c => c.WorkspaceId, OrganizationRole.Viewer, "Certificate", cancellationToken);
-        return TypedResults.Ok(CertificateResponse.From(certificate));
+        return TypedResults.Ok(CertificateDetailResponse.From(certificate));
+    }
+
+    private static async Task<Results<Accepted<CertificateDetailResponse>, Ok<CertificateDetailResponse>>> RenewAsync([FromRoute(Name = "certificate_id")] Guid certificateId,
+        NxMeshDbContext db, TenantAccess access, AuditTrail audit, IDataProtectionProvider dataProtection, TimeProvider time, CancellationToken cancellationToken)
+    {
+        var (certificate, workspaceId, scope) = await access.WorkspaceResourceAsync(db.Certificates, certificateId, c => c.WorkspaceId, OrganizationRole.Editor, "Certificate", cancellationToken);
+        var before = CertificateResponse.From(certificate);
+        var now = time.GetUtcNow();
+        switch (certificate.Provider)
+        {
+            case CertificateProvider.Custom:
+                throw ApiException.Conflict("A custom certificate cannot be renewed by NxMesh; upload a new one.", []);
+            case CertificateProvider.SelfSigned:
+                var (pem, key, notBefore, notAfter) = SelfSigned(certificate.Domain, now);
+                Activate(certificate, pem, dataProtection.CreateProtector(CertificateKeyProtection.Purpose).Protect(key), notBefore, notAfter);
+                audit.ConfigChanged(workspaceId, ResourceType, certificateId, "renew");
+                break;
+            default:
+                // The Worker's certificates job picks it up on its next run; the current certificate keeps being served.
+                certificate.Status = certificate.CertificatePem is null ? CertificateStatus.Pending : CertificateStatus.Renewing;
+                certificate.NextAttemptAt = null;
+                certificate.FailedAttempts = 0;
+                break;
+        }
+        audit.Record(scope.OrganizationId, workspaceId, "renew", ResourceType, certificateId, before, CertificateResponse.From(certificate));
+        await db.SaveChangesAsync(cancellationToken);
+        var answer = CertificateDetailResponse.From(certificate);
+        return certificate.Provider == CertificateProvider.SelfSigned ? TypedResults.Ok(answer) : TypedResults.Accepted($"/v1/certificates/{certificateId}", answer);
     }
 
     private static async Task<NoContent> DeleteAsync([FromRoute(Name = "certificate_id")] Guid certificateId, NxMeshDbContext db, TenantAccess access, AuditTrail audit, CancellationToken cancellationToken)

@@ -42,11 +42,17 @@ public sealed record LocationResponse(
 public sealed record VirtualHostResponse(
     Guid Id, Guid WorkspaceId, string Name, string ServerName, int ListenPort, bool SslEnabled, Guid? SslCertificateId,
     bool Http2Enabled, bool Http3Enabled, TargetAgentsResponse TargetAgents, IReadOnlyList<LocationResponse> Locations,
-    IReadOnlyDictionary<string, string> CustomDirectives, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt)
+    IReadOnlyDictionary<string, string> CustomDirectives, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt,
+    bool WaitingForCertificate)
 {
+    /// <summary>
+    /// <c>waiting_for_certificate</c>: an ssl_enabled virtual host whose certificate is not issued yet (pending, or failed
+    /// before a first issuance) or has expired; it is left out of the agents' config until the certificate is usable.
+    /// </summary>
     public static VirtualHostResponse From(VirtualHost v) => new(v.Id, v.WorkspaceId, v.Name, v.ServerName, v.ListenPort, v.SslEnabled,
         v.SslCertificateId, v.Http2Enabled, v.Http3Enabled, TargetAgentsResponse.From(v.TargetAgents),
-        v.Locations.OrderBy(l => l.Position).Select(LocationResponse.From).ToList(), v.CustomDirectives, v.CreatedAt, v.UpdatedAt);
+        v.Locations.OrderBy(l => l.Position).Select(LocationResponse.From).ToList(), v.CustomDirectives, v.CreatedAt, v.UpdatedAt,
+        NxMesh.Data.DesiredConfig.DesiredConfigBuilder.WaitsForCertificate(v, v.SslCertificate));
 }
 
 public sealed record TargetAgentsInput(TargetAgentsType? Type, string? LabelSelector, List<Guid>? AgentIds);

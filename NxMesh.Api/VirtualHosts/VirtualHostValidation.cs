@@ -37,16 +37,12 @@ internal static class VirtualHostValidation
         }
         if (r.SslCertificateId is { } certificateId)
         {
-            var certificate = await db.Certificates.Where(c => c.Id == certificateId && c.WorkspaceId == workspaceId)
-                .Select(c => new { c.Status, Issued = c.CertificatePem != null }).SingleOrDefaultAsync(cancellationToken);
-            if (certificate is null)
+            // A certificate not issued yet is fine: the virtual host waits for it (left out of the agents' config,
+            // reported as waiting_for_certificate) instead of blocking the change.
+            var exists = await db.Certificates.AnyAsync(c => c.Id == certificateId && c.WorkspaceId == workspaceId, cancellationToken);
+            if (!exists)
             {
                 v.Add("ssl_certificate_id", ValidationCodes.NotFound, "no such certificate in this workspace");
-            }
-            else if (ssl && !certificate.Issued)
-            {
-                // AgentHub leaves unissued certificates out of the desired config; serving ssl needs one issued.
-                v.Add("ssl_certificate_id", ValidationCodes.NotAllowed, $"the certificate is not issued yet (status {certificate.Status.ToString().ToLowerInvariant()})");
             }
         }
         var directives = Directives(v, r.CustomDirectives, DirectiveContext.Server, "custom_directives");

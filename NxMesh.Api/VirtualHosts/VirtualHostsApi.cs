@@ -51,6 +51,7 @@ public static class VirtualHostsApi
         audit.Record(scope.OrganizationId, workspaceId, "create", ResourceType, vhost.Id, null, after);
         audit.ConfigChanged(workspaceId, ResourceType, vhost.Id, "create");
         await db.SaveChangesAsync(cancellationToken);
+        await db.Entry(vhost).Reference(v => v.SslCertificate).LoadAsync(cancellationToken);
         return TypedResults.Created($"/v1/virtual-hosts/{vhost.Id}", VirtualHostResponse.From(vhost));
     }
 
@@ -99,6 +100,7 @@ public static class VirtualHostsApi
         audit.ConfigChanged(workspaceId, ResourceType, virtualHostId, "update");
         await db.SaveChangesAsync(cancellationToken);
         // SaveChanges stamps updated_at: answer what a GET will show.
+        await db.Entry(vhost).Reference(v => v.SslCertificate).LoadAsync(cancellationToken);
         return TypedResults.Ok(VirtualHostResponse.From(vhost));
     }
 

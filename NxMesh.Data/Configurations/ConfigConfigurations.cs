@@ -19,6 +19,8 @@ internal sealed class VirtualHostConfiguration : IEntityTypeConfiguration<Virtua
         builder.HasOne(v => v.SslCertificate).WithMany().HasForeignKey(v => v.SslCertificateId).OnDelete(DeleteBehavior.Restrict);
         builder.HasMany(v => v.Locations).WithOne().HasForeignKey(l => l.VirtualHostId).OnDelete(DeleteBehavior.Cascade);
         builder.Navigation(v => v.Locations).AutoInclude();
+        // Whether the virtual host waits for its certificate is part of every answer about it.
+        builder.Navigation(v => v.SslCertificate).AutoInclude();
     }
 }
 

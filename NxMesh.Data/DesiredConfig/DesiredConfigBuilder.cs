@@ -9,8 +9,9 @@ namespace NxMesh.Data.DesiredConfig;
 public sealed class WorkspaceConfigSource
 {
     internal WorkspaceConfigSource(Guid workspaceId, WorkspaceSettings settings, List<VirtualHost> virtualHosts,
-        Dictionary<Guid, Upstream> upstreams, Dictionary<Guid, Certificate> certificates)
+        Dictionary<Guid, Upstream> upstreams, Dictionary<Guid, Certificate> certificates, List<AcmeHttpChallenge> challenges)
     {
+        Challenges = challenges;
         WorkspaceId = workspaceId;
         Settings = settings;
         VirtualHosts = virtualHosts;
@@ -23,6 +24,7 @@ public sealed class WorkspaceConfigSource
     internal List<VirtualHost> VirtualHosts { get; }
     internal Dictionary<Guid, Upstream> Upstreams { get; }
     internal Dictionary<Guid, Certificate> Certificates { get; }
+    internal List<AcmeHttpChallenge> Challenges { get; }
     /// <summary>Private keys decrypted at most once per source, kept only in memory.</summary>
     internal Dictionary<Guid, string?> DecryptedKeys { get; } = [];
 }
@@ -52,7 +54,8 @@ public sealed class DesiredConfigBuilder(NxMeshDbContext db, IDataProtectionProv
             .Where(u => u.WorkspaceId == workspaceId && upstreamIds.Contains(u.Id)).ToDictionaryAsync(u => u.Id, cancellationToken);
         var certificates = await db.Certificates.AsNoTracking()
             .Where(c => c.WorkspaceId == workspaceId && certificateIds.Contains(c.Id)).ToDictionaryAsync(c => c.Id, cancellationToken);
-        return new WorkspaceConfigSource(workspaceId, workspace.Settings, virtualHosts, upstreams, certificates);
+        var challenges = await db.AcmeHttpChallenges.AsNoTracking().Where(c => c.WorkspaceId == workspaceId).ToListAsync(cancellationToken);
+        return new WorkspaceConfigSource(workspaceId, workspace.Settings, virtualHosts, upstreams, certificates, challenges);
     }
 
     public Proto.ConfigUpdate Build(WorkspaceConfigSource source, Guid agentId, IReadOnlyDictionary<string, string> labels)
@@ -63,6 +66,8 @@ public sealed class DesiredConfigBuilder(NxMeshDbContext db, IDataProtectionProv
 
         var selected = source.VirtualHosts
             .Where(v => TargetMatcher.Matches(v.TargetAgents, agentId, labels))
+            // A TLS virtual host waits for its certificate: left out, so it never blocks the rest of the config.
+            .Where(v => !WaitsForCertificate(v, v.SslCertificateId is { } id ? source.Certificates.GetValueOrDefault(id) : null))
             .OrderBy(v => v.Id)
             .ToList();
         var upstreamIds = new SortedSet<Guid>();
@@ -103,9 +108,21 @@ public sealed class DesiredConfigBuilder(NxMeshDbContext db, IDataProtectionProv
                 ExpiresAt = certificate.ExpiresAt?.ToUnixTimeMilliseconds() ?? 0,
             });
         }
+        foreach (var challenge in source.Challenges.Where(c => c.AgentIds.Contains(agentId)).OrderBy(c => c.Token, StringComparer.Ordinal))
+        {
+            update.AcmeChallenges.Add(new Proto.AcmeChallenge { Token = challenge.Token, KeyAuthorization = challenge.KeyAuthorization });
+        }
         update.ConfigId = ConfigChecksum.Compute(update);
         return update;
     }
+
+    /// <summary>
+    /// True when a TLS virtual host cannot be served yet: its certificate has no issued PEM and key (pending, or failed
+    /// before a first issuance) or has expired. A failed renewal keeps the previous certificate, so it is still served.
+    /// </summary>
+    public static bool WaitsForCertificate(VirtualHost vhost, Certificate? certificate) =>
+        vhost.SslEnabled && (certificate is null || certificate.CertificatePem is null || certificate.PrivateKeyProtected is null
+            || certificate.Status == CertificateStatus.Expired);
 
     /// <summary>A copy safe to show (GET /agents/{id}/config): private keys replaced, config_id kept.</summary>
     public static Proto.ConfigUpdate Redact(Proto.ConfigUpdate update)

@@ -210,6 +210,192 @@ namespace NxMesh.Data.Migrations
                     b.ToTable("config_apply_history", (string)null);
                 });
 
+            modelBuilder.Entity("NxMesh.Data.Entities.AccessLogEntry", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid")
+                        .HasColumnName("id");
+
+                    b.Property<Guid>("AgentId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("agent_id");
+
+                    b.Property<Guid>("BatchId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("batch_id");
+
+                    b.Property<long>("BodyBytesSent")
+                        .HasColumnType("bigint")
+                        .HasColumnName("body_bytes_sent");
+
+                    b.Property<long>("BytesSent")
+                        .HasColumnType("bigint")
+                        .HasColumnName("bytes_sent");
+
+                    b.Property<string>("Host")
+                        .HasColumnType("text")
+                        .HasColumnName("host");
+
+                    b.Property<string>("Method")
+                        .HasColumnType("text")
+                        .HasColumnName("method");
+
+                    b.Property<string>("Protocol")
+                        .HasColumnType("text")
+                        .HasColumnName("protocol");
+
+                    b.Property<string>("Referer")
+                        .HasColumnType("text")
+                        .HasColumnName("referer");
+
+                    b.Property<string>("RemoteAddr")
+                        .HasColumnType("text")
+                        .HasColumnName("remote_addr");
+
+                    b.Property<string>("RequestId")
+                        .HasColumnType("text")
+                        .HasColumnName("request_id");
+
+                    b.Property<long>("RequestLength")
+                        .HasColumnType("bigint")
+                        .HasColumnName("request_length");
+
+                    b.Property<double>("ResponseTimeMs")
+                        .HasColumnType("double precision")
+                        .HasColumnName("response_time_ms");
+
+                    b.Property<int>("Status")
+                        .HasColumnType("integer")
+                        .HasColumnName("status");
+
+                    b.Property<DateTimeOffset>("Timestamp")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("timestamp");
+
+                    b.Property<double?>("UpstreamTimeMs")
+                        .HasColumnType("double precision")
+                        .HasColumnName("upstream_time_ms");
+
+                    b.Property<string>("Uri")
+                        .HasColumnType("text")
+                        .HasColumnName("uri");
+
+                    b.Property<string>("UserAgent")
+                        .HasColumnType("text")
+                        .HasColumnName("user_agent");
+
+                    b.Property<Guid?>("VirtualHostId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("virtual_host_id");
+
+                    b.Property<Guid>("WorkspaceId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("workspace_id");
+
+                    b.HasKey("Id")
+                        .HasName("pk_access_log_entries");
+
+                    b.HasIndex("AgentId", "Timestamp")
+                        .HasDatabaseName("ix_access_log_entries_agent_id_timestamp");
+
+                    b.HasIndex("WorkspaceId", "Timestamp")
+                        .HasDatabaseName("ix_access_log_entries_workspace_id_timestamp");
+
+                    b.HasIndex("WorkspaceId", "Status", "Timestamp")
+                        .HasDatabaseName("ix_access_log_entries_workspace_id_status_timestamp");
+
+                    b.ToTable("access_log_entries", (string)null);
+                });
+
+            modelBuilder.Entity("NxMesh.Data.Entities.AcmeAccount", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid")
+                        .HasColumnName("id");
+
+                    b.Property<string>("AccountUrl")
+                        .HasColumnType("text")
+                        .HasColumnName("account_url");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("DirectoryUrl")
+                        .IsRequired()
+                        .HasMaxLength(2048)
+                        .HasColumnType("character varying(2048)")
+                        .HasColumnName("directory_url");
+
+                    b.Property<string>("KeyProtected")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("key_protected");
+
+                    b.HasKey("Id")
+                        .HasName("pk_acme_accounts");
+
+                    b.HasIndex("DirectoryUrl")
+                        .IsUnique()
+                        .HasDatabaseName("ix_acme_accounts_directory_url");
+
+                    b.ToTable("acme_accounts");
+                });
+
+            modelBuilder.Entity("NxMesh.Data.Entities.AcmeHttpChallenge", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid")
+                        .HasColumnName("id");
+
+                    b.PrimitiveCollection<List<Guid>>("AgentIds")
+                        .IsRequired()
+                        .HasColumnType("uuid[]")
+                        .HasColumnName("agent_ids");
+
+                    b.Property<Guid>("CertificateId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("certificate_id");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("KeyAuthorization")
+                        .IsRequired()
+                        .HasMaxLength(256)
+                        .HasColumnType("character varying(256)")
+                        .HasColumnName("key_authorization");
+
+                    b.Property<string>("Token")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)")
+                        .HasColumnName("token");
+
+                    b.Property<Guid>("WorkspaceId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("workspace_id");
+
+                    b.HasKey("Id")
+                        .HasName("pk_acme_http_challenges");
+
+                    b.HasIndex("CertificateId")
+                        .HasDatabaseName("ix_acme_http_challenges_certificate_id");
+
+                    b.HasIndex("Token")
+                        .IsUnique()
+                        .HasDatabaseName("ix_acme_http_challenges_token");
+
+                    b.HasIndex("WorkspaceId")
+                        .HasDatabaseName("ix_acme_http_challenges_workspace_id");
+
+                    b.ToTable("acme_http_challenges");
+                });
+
             modelBuilder.Entity("NxMesh.Data.Entities.Agent", b =>
                 {
                     b.Property<Guid>("Id")
@@ -1203,6 +1389,23 @@ namespace NxMesh.Data.Migrations
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired()
                         .HasConstraintName("fk_config_apply_history_agents_agent_id");
+                });
+
+            modelBuilder.Entity("NxMesh.Data.Entities.AcmeHttpChallenge", b =>
+                {
+                    b.HasOne("NxMesh.Data.Entities.Certificate", null)
+                        .WithMany()
+                        .HasForeignKey("CertificateId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_acme_http_challenges_certificates_certificate_id");
+
+                    b.HasOne("NxMesh.Data.Entities.Workspace", null)
+                        .WithMany()
+                        .HasForeignKey("WorkspaceId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_acme_http_challenges_workspaces_workspace_id");
                 });
 
             modelBuilder.Entity("NxMesh.Data.Entities.Agent", b =>

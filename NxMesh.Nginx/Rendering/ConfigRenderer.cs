@@ -238,7 +238,15 @@ public static class ConfigRenderer
                 {
                     server.Directive("ssl_reject_handshake", "on");
                 }
-                server.Directive("return", 404);
+                if (AcmeChallengeLocations(server, port))
+                {
+                    // A server-level return would answer before any location is matched.
+                    server.Block("location", l => l.Directive("return", 404), "/");
+                }
+                else
+                {
+                    server.Directive("return", 404);
+                }
             });
 
         private void RenderVirtualHost(NginxConfigBuilder http, VirtualHost vhost, Tls tls) =>
@@ -264,6 +272,7 @@ public static class ConfigRenderer
                         .Directive("ssl_certificate_key", keyPath["conf/".Length..]);
                 }
                 CustomDirectiveLines(server, vhost.CustomDirectives, skipProxyHeaders: true);
+                AcmeChallengeLocations(server, port);
                 var hasRoot = false;
                 foreach (var location in vhost.Locations)
                 {
@@ -358,6 +367,25 @@ public static class ConfigRenderer
             {
                 block.Directive("proxy_set_header", name, value);
             }
+        }
+
+        /// <summary>
+        /// Pending HTTP-01 challenges on every server of port 80 (the default server and each virtual host there), so
+        /// the ACME server's fetch is answered whatever Host it sends and whether or not a virtual host exists yet.
+        /// An exact-match location wins over every prefix and regex location of the virtual host.
+        /// </summary>
+        private bool AcmeChallengeLocations(NginxConfigBuilder server, int port)
+        {
+            if (port != host.EffectivePort(80) || update.AcmeChallenges.Count == 0)
+            {
+                return false;
+            }
+            foreach (var challenge in update.AcmeChallenges.OrderBy(c => c.Token, StringComparer.Ordinal))
+            {
+                server.Block("location", l => l.Directive("default_type", "text/plain").Directive("return", "200", challenge.KeyAuthorization),
+                    "=", AcmeChallenges.PathPrefix + challenge.Token);
+            }
+            return true;
         }
 
         private void RenderStubStatus(NginxConfigBuilder http) =>

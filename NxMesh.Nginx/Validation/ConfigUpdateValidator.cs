@@ -36,6 +36,17 @@ public static class ConfigUpdateValidator
             ValidateCertificate(id, certificate, NginxValidation.MapEntryField("certificates", id), issues);
         }
 
+        var tokens = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < update.AcmeChallenges.Count; i++)
+        {
+            var challenge = update.AcmeChallenges[i];
+            issues.AddRange(AcmeChallenges.Validate(challenge.Token, challenge.KeyAuthorization, $"acme_challenges[{i}]"));
+            if (!tokens.Add(challenge.Token))
+            {
+                issues.Add(new($"acme_challenges[{i}].token", ValidationCodes.Conflict, "challenge tokens are unique"));
+            }
+        }
+
         var vhostIds = new HashSet<string>(StringComparer.Ordinal);
         for (var i = 0; i < update.VirtualHosts.Count; i++)
         {

@@ -62,6 +62,7 @@ public sealed class AccessMatrixTests(ApiFixture api) : IAsyncLifetime
         ("GET", "/v1/workspaces/{workspace_id}/certificates", null),
         ("POST", "/v1/workspaces/{workspace_id}/certificates", new { domain = "x.example.com", provider = "self_signed" }),
         ("GET", "/v1/certificates/{certificate_id}", null),
+        ("POST", "/v1/certificates/{certificate_id}/renew", null),
         ("DELETE", "/v1/certificates/{certificate_id}", null),
         ("GET", "/v1/workspaces/{workspace_id}/alert-rules", null),
         ("PUT", "/v1/workspaces/{workspace_id}/alert-rules", new { rules = new[] { new { metric = "cpu_percent", threshold = 1 } } }),
@@ -146,6 +147,7 @@ public sealed class AccessMatrixTests(ApiFixture api) : IAsyncLifetime
         ("DELETE", "/v1/registration-tokens/{token_id}", "admin", HttpStatusCode.NoContent, null),
         ("GET", "/v1/workspaces/{workspace_id}/alert-rules", "viewer", HttpStatusCode.OK, null),
         ("PUT", "/v1/workspaces/{workspace_id}/alert-rules", "editor", HttpStatusCode.OK, new { rules = new[] { new { metric = "cpu_percent", threshold = 80 } } }),
+        ("POST", "/v1/certificates/{certificate_id}/renew", "editor", HttpStatusCode.Accepted, null),
     ];
 
     [Theory]

@@ -22,6 +22,11 @@ public sealed class FleetFixture : IAsyncLifetime
     public string AgentAddressPrefix { get; } = $"127.0.{Random.Shared.Next(100, 200).ToString(CultureInfo.InvariantCulture)}.";
     public int AgentPortOffset { get; } = FleetSettings.RunningAsRoot ? 0 : 8000;
     public DistributedApplication App { get; private set; } = null!;
+    public string DataDirectory => _dataDirectory;
+    /// <summary>Pebble for the certificate tests (issue 8); started on first use, the Worker points at it.</summary>
+    public AcmeTestServer Acme { get; }
+
+    public FleetFixture() => Acme = new AcmeTestServer(AgentAddressPrefix + "11", 80 + AgentPortOffset);
 
     public async Task InitializeAsync()
     {
@@ -36,6 +41,7 @@ public sealed class FleetFixture : IAsyncLifetime
                 $"--NxMesh:AgentReplicas={Replicas}",
                 $"--NxMesh:AgentAddressPrefix={AgentAddressPrefix}",
                 $"--NxMesh:AgentPortOffset={AgentPortOffset}",
+                .. Acme.AppHostArguments,
             ],
             cts.Token);
         builder.Services.AddLogging(logging => logging.SetMinimumLevel(LogLevel.Warning));
@@ -51,6 +57,7 @@ public sealed class FleetFixture : IAsyncLifetime
             await App.StopAsync(cts.Token);
             await App.DisposeAsync();
         }
+        await Acme.DisposeAsync();
         try
         {
             Directory.Delete(_dataDirectory, recursive: true);

@@ -16,7 +16,7 @@ namespace NxMesh.Api.Tests.Config;
 [Collection(ApiCollection.Name)]
 public sealed class ConfigResourcesTests(ApiFixture api) : IAsyncLifetime
 {
-    private static readonly string[] VhostExtras = ["$.data[].http3_enabled", "$.data[].locations", "$.data[].custom_directives"];
+    private static readonly string[] VhostExtras = ["$.data[].http3_enabled", "$.data[].locations", "$.data[].custom_directives", "$.data[].waiting_for_certificate"];
     private static readonly string[] UpstreamExtras = ["$.data[].keepalive_connections", "$.data[].servers[].down", "$.data[].health_check.healthy_threshold", "$.data[].health_check.unhealthy_threshold"];
 
     public Task InitializeAsync() => api.ResetAsync();

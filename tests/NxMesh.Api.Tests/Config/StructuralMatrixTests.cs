@@ -66,7 +66,6 @@ public sealed class StructuralMatrixTests(ApiFixture api)
         { "upstream of another workspace", "POST", "ws:virtual-hosts", Vh.Replace("{upstream}", "{other_upstream}") + "}", 422, "locations[0].upstream_id" },
         { "certificate unknown", "POST", "ws:virtual-hosts", Vh.Replace("8080", "8443") + ",\"ssl_enabled\":true,\"ssl_certificate_id\":\"{random}\"}", 422, "ssl_certificate_id" },
         { "certificate of another workspace", "POST", "ws:virtual-hosts", Vh.Replace("8080", "8443") + ",\"ssl_enabled\":true,\"ssl_certificate_id\":\"{other_cert}\"}", 422, "ssl_certificate_id" },
-        { "certificate not issued yet", "POST", "ws:virtual-hosts", Vh.Replace("8080", "8443") + ",\"ssl_enabled\":true,\"http2_enabled\":true,\"ssl_certificate_id\":\"{pending_cert}\"}", 422, "ssl_certificate_id" },
         { "selector without label_selector", "POST", "ws:virtual-hosts", Vh + ",\"target_agents\":{\"type\":\"selector\"}}", 422, "target_agents.label_selector" },
         { "selector unparsable", "POST", "ws:virtual-hosts", Vh + ",\"target_agents\":{\"type\":\"selector\",\"label_selector\":\"env in (a\"}}", 422, "target_agents.label_selector" },
         { "agents empty", "POST", "ws:virtual-hosts", Vh + ",\"target_agents\":{\"type\":\"agents\",\"agent_ids\":[]}}", 422, "target_agents.agent_ids" },
