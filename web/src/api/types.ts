@@ -45,7 +45,8 @@ export interface AccessLogEntry {
 }
 export interface AccessLogPage {
   data: AccessLogEntry[];
-  meta: { total: number; limit: number };
+  /** next_cursor: pass as `cursor` for the next (older) page; null on the last page */
+  meta: { total: number; total_capped?: boolean; limit: number; next_cursor?: string | null };
 }
 export interface MetricsSummary {
   requests_total?: number;
@@ -54,7 +55,8 @@ export interface MetricsSummary {
   active_connections?: number;
   bandwidth?: { in_bytes: number; out_bytes: number };
   status_codes?: Record<string, number>;
-  series?: { timestamp: string; [metric: string]: number | string }[];
+  /** with `step`: one point per window [timestamp, timestamp + step) */
+  series?: { timestamp: string; requests_total: number; requests_per_second: number; error_rate: number; active_connections: number }[];
 }
 
 /** A WebSocket event: {type, timestamp, data}. */

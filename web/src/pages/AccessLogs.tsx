@@ -54,7 +54,9 @@ export function AccessLogsPage() {
   const [params] = useSearchParams();
   const [draft, setDraft] = useState<Filters>({ from: '', to: '', status_code: '', host: '', agent_id: params.get('agent_id') ?? '', uri: '' });
   const [filters, setFilters] = useState(draft);
-  const [offset, setOffset] = useState(0);
+  // cursors of the pages before the current one (newest first); the current page's own cursor is the last
+  const [cursors, setCursors] = useState<(string | null)[]>([null]);
+  const cursor = cursors[cursors.length - 1];
   const [follow, setFollow] = useState(false);
   const [page, setPage] = useState<AccessLogPage | null>(null);
   const [unavailable, setUnavailable] = useState(false);
@@ -75,7 +77,7 @@ export function AccessLogsPage() {
           agent_id: filters.agent_id,
           uri: filters.uri,
           limit: pageSize,
-          offset: follow ? 0 : offset,
+          cursor: follow ? null : cursor,
         });
         if (!stopped) {
           setPage(result);
@@ -97,11 +99,11 @@ export function AccessLogsPage() {
       stopped = true;
       window.clearInterval(timer);
     };
-  }, [workspace.id, filters, offset, follow]);
+  }, [workspace.id, filters, cursor, follow]);
 
   const apply = (e: FormEvent) => {
     e.preventDefault();
-    setOffset(0);
+    setCursors([null]);
     setFilters(draft);
   };
   const fieldError = (name: string) => (error instanceof ApiError ? error.field(name) : undefined);
@@ -148,13 +150,14 @@ export function AccessLogsPage() {
           <AccessLogTable entries={page.data} />
           {!follow && (
             <nav className="pager" aria-label="Pages">
-              <button type="button" disabled={offset === 0} onClick={() => setOffset(Math.max(0, offset - pageSize))}>
+              <button type="button" disabled={cursors.length === 1} onClick={() => setCursors(cursors.slice(0, -1))}>
                 Newer
               </button>
               <span>
-                {offset + 1}–{offset + page.data.length} of {page.meta.total}
+                page {cursors.length} · {page.meta.total}
+                {page.meta.total_capped ? '+' : ''} matching
               </span>
-              <button type="button" disabled={offset + page.data.length >= page.meta.total} onClick={() => setOffset(offset + pageSize)}>
+              <button type="button" disabled={!page.meta.next_cursor} onClick={() => setCursors([...cursors, page.meta.next_cursor ?? null])}>
                 Older
               </button>
             </nav>

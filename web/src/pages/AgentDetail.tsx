@@ -10,7 +10,8 @@ import { useWorkspace } from '../workspace';
 import { applyEvent } from './Fleet';
 import { AccessLogTable } from './AccessLogs';
 
-const ranges = { '15m': 15, '1h': 60, '6h': 360, '24h': 1440 } as const;
+// range → minutes, and the series step that gives about 15–30 points
+const ranges = { '15m': [15, '1m'], '1h': [60, '2m'], '6h': [360, '15m'], '24h': [1440, '1h'] } as const;
 
 export function AgentDetailPage() {
   const { agentId = '' } = useParams();
@@ -214,9 +215,10 @@ function Metrics({ agentId }: { agentId: string }) {
   const [range, setRange] = useState<keyof typeof ranges>('1h');
   const state = useLoad(async () => {
     const to = new Date();
-    const from = new Date(to.getTime() - ranges[range] * 60000);
+    const [minutes, step] = ranges[range];
+    const from = new Date(to.getTime() - minutes * 60000);
     try {
-      return await get<MetricsSummary>(`/agents/${agentId}/metrics`, { from: iso(from), to: iso(to) });
+      return await get<MetricsSummary>(`/agents/${agentId}/metrics`, { from: iso(from), to: iso(to), step });
     } catch (e) {
       if (e instanceof ApiError && (e.status === 404 || e.status === 405)) return null;
       throw e;
@@ -248,8 +250,8 @@ function Metrics({ agentId }: { agentId: string }) {
               </div>
               {metrics.series && metrics.series.length > 0 ? (
                 <div className="charts">
-                  {['requests_per_second', 'active_connections', 'cpu_percent', 'memory_used_mb'].map((name) => (
-                    <LineChart key={name} title={name.replaceAll('_', ' ')} points={metrics.series!.filter((s) => typeof s[name] === 'number').map((s) => ({ t: new Date(s.timestamp).getTime(), v: s[name] as number }))} />
+                  {(['requests_per_second', 'error_rate', 'active_connections', 'requests_total'] as const).map((name) => (
+                    <LineChart key={name} title={name.replaceAll('_', ' ')} points={metrics.series!.map((s) => ({ t: new Date(s.timestamp).getTime(), v: s[name] }))} />
                   ))}
                 </div>
               ) : (

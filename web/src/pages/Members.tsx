@@ -24,7 +24,7 @@ export function MembersPage() {
       <p className="muted small">{roleHelp}</p>
       {admin && <AddMemberForm orgId={orgId} onAdded={setAdded} />}
       {added?.one_time_password && (
-        <div className="card" role="status" aria-label="One-time password">
+        <div className="card" role="status" aria-label="New member">
           <p>
             <strong>{added.email}</strong> was created. Give them this one-time password (shown once); they choose their own at first login.
           </p>

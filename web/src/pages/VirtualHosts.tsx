@@ -353,7 +353,9 @@ function TargetPreview({ type, selector, agentIds, onAgentIds, editable, fe, onM
   }, [workspace.id, type, type === 'selector' ? debounced : '']);
   const agents = state.data ?? [];
   const selected = type === 'agents' ? agents.filter((a) => agentIds.includes(a.id)) : agents;
-  useEffect(() => onMatch(selected));
+  useEffect(() => {
+    onMatch(selected);
+  });
   if (state.error instanceof ApiError && state.error.field('label_selector')) {
     return <div className="field-error" role="alert">{state.error.field('label_selector')}</div>;
   }
