@@ -192,7 +192,7 @@ try {
       await until(`${agentUrl} serving ${serverName}`, async () => {
         const answer = await getVia(agentUrl, serverName);
         return answer.status === 200 && answer.body === args.upstream_name;
-      }, 10000);
+      }, 30000);
     }
   });
 
