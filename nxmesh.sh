@@ -74,6 +74,13 @@ case "${1:-}" in
       echo "The Api tests did not write $openapi." >&2
       status=1
     fi
+    # The console's API types are generated from that document (openapi-typescript, web/node_modules from the build);
+    # a difference from the committed web/src/api/schema.d.ts fails the run.
+    if [ -f "$openapi" ]; then
+      echo "Regenerating web/src/api/schema.d.ts from $openapi ..."
+      (cd web && npx --no-install openapi-typescript "../$openapi" -o src/api/schema.d.ts --silent) || status=1
+      git diff --exit-code -- web/src/api/schema.d.ts || { echo "web/src/api/schema.d.ts differs from the OpenAPI document: commit the regenerated file." >&2; status=1; }
+    fi
     exit "$status"
     ;;
   manifest)

@@ -1,5 +1,6 @@
 using NxMesh.Api;
 using NxMesh.Api.Platform;
+using NxMesh.Api.Spa;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -12,6 +13,7 @@ app.UseApiPipeline();
 app.MapDefaultEndpoints();
 app.MapNxMeshOpenApi();
 app.MapApiV1();
+app.MapNxMeshSpa();
 
 app.Run();
 
