@@ -1,4 +1,5 @@
 using NxMesh.AgentHub.Agents;
+using NxMesh.AgentHub.Alerts;
 using NxMesh.Data;
 
 namespace NxMesh.AgentHub;
@@ -14,5 +15,6 @@ internal static class Extensions
         // The standard grpc.health.v1 service reports SERVING only while Postgres and Redis are healthy.
         builder.Services.AddGrpcHealthChecks();
         builder.AddAgentHub();
+        builder.AddHealthAlerts();
     }
 }

@@ -1,8 +1,10 @@
 using Microsoft.AspNetCore.Routing.Patterns;
 using NxMesh.Api.Agents;
+using NxMesh.Api.AlertRules;
 using NxMesh.Api.Audit;
 using NxMesh.Api.Auth;
 using NxMesh.Api.Certificates;
+using NxMesh.Api.Events;
 using NxMesh.Api.Organizations;
 using NxMesh.Api.Platform;
 using NxMesh.Api.Upstreams;
@@ -38,6 +40,7 @@ internal static class Extensions
         builder.Services.AddOptions<RateLimitOptions>().Bind(builder.Configuration.GetSection(RateLimitOptions.SectionName));
         builder.AddNxMeshAuth();
         builder.Services.AddNxMeshOpenApi();
+        builder.AddEvents();
     }
 
     /// <summary>Order matters: request id and error envelope outermost, then body limit, auth, rate limit.</summary>
@@ -45,6 +48,7 @@ internal static class Extensions
     {
         app.UseMiddleware<ErrorMiddleware>();
         app.UseMiddleware<RequestLimits>();
+        app.UseWebSockets();
         app.UseAuthentication();
         app.UseMiddleware<RateLimitMiddleware>();
         app.UseAuthorization();
@@ -77,5 +81,7 @@ internal static class Extensions
         api.MapVirtualHostsApi();
         api.MapUpstreamsApi();
         api.MapCertificatesApi();
+        api.MapEventsApi();
+        api.MapAlertRulesApi();
     }
 }

@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using Grpc.Core;
 using Microsoft.Extensions.Options;
+using NxMesh.AgentHub.Alerts;
 using NxMesh.AgentHub.Commands;
 using NxMesh.AgentHub.Connections;
 using NxMesh.AgentHub.Push;
@@ -21,6 +22,7 @@ internal sealed class AgentStreamService(
     CommandRelay commands,
     HubMessaging messaging,
     FleetEventPublisher events,
+    HealthAlerts alerts,
     IOptions<AgentHubOptions> options,
     IHostApplicationLifetime lifetime,
     TimeProvider time,
@@ -191,6 +193,8 @@ internal sealed class AgentStreamService(
     private async Task OnHealthAsync(AgentConnection connection, HealthReport health)
     {
         var state = await pusher.OnHealthAsync(connection, health, connection.Closed);
+        await alerts.OnHealthAsync(new HealthFacts(connection.AgentId, connection.WorkspaceId, connection.Epoch, health, state,
+            time.GetUtcNow() - connection.DriftSince, connection.DesiredConfigId), connection.Closed);
         if (!await store.RecordHealthAsync(connection.AgentId, connection.WorkspaceId, connection.Epoch, health, state, connection.Closed))
         {
             // A newer connection won the epoch, or the agent was deleted.
@@ -288,6 +292,7 @@ internal sealed class AgentStreamService(
         }
         var workspaceId = await store.WorkspaceOfAsync(agentId, context.CancellationToken)
             ?? throw AgentAuthenticator.Unauthenticated("The agent no longer exists.");
+        await alerts.OnHealthAsync(new HealthFacts(agentId, workspaceId, null, request, null, null, null), context.CancellationToken);
         await store.RecordHealthAsync(agentId, workspaceId, epoch: null, request, default, context.CancellationToken);
         return new Ack { Success = true };
     }

@@ -46,6 +46,107 @@ namespace NxMesh.Data.Migrations
                     b.ToTable("data_protection_keys");
                 });
 
+            modelBuilder.Entity("NxMesh.Data.Alerts.AgentAlert", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid")
+                        .HasColumnName("id");
+
+                    b.Property<Guid>("AgentId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("agent_id");
+
+                    b.Property<string>("Message")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("message");
+
+                    b.Property<string>("Metric")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("metric");
+
+                    b.Property<DateTimeOffset>("OpenedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("opened_at");
+
+                    b.Property<DateTimeOffset?>("ResolvedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("resolved_at");
+
+                    b.Property<double?>("ResolvedValue")
+                        .HasColumnType("double precision")
+                        .HasColumnName("resolved_value");
+
+                    b.Property<string>("Severity")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)")
+                        .HasColumnName("severity");
+
+                    b.Property<double?>("Threshold")
+                        .HasColumnType("double precision")
+                        .HasColumnName("threshold");
+
+                    b.Property<double>("Value")
+                        .HasColumnType("double precision")
+                        .HasColumnName("value");
+
+                    b.Property<Guid>("WorkspaceId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("workspace_id");
+
+                    b.HasKey("Id")
+                        .HasName("pk_agent_alerts");
+
+                    b.HasIndex("AgentId", "Metric")
+                        .IsUnique()
+                        .HasDatabaseName("ix_agent_alerts_open")
+                        .HasFilter("resolved_at IS NULL");
+
+                    b.HasIndex("WorkspaceId", "OpenedAt")
+                        .HasDatabaseName("ix_agent_alerts_workspace_id_opened_at");
+
+                    b.ToTable("agent_alerts", (string)null);
+                });
+
+            modelBuilder.Entity("NxMesh.Data.Alerts.AlertRule", b =>
+                {
+                    b.Property<Guid>("WorkspaceId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("workspace_id");
+
+                    b.Property<string>("Metric")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("metric");
+
+                    b.Property<bool>("Enabled")
+                        .HasColumnType("boolean")
+                        .HasColumnName("enabled");
+
+                    b.Property<string>("Severity")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)")
+                        .HasColumnName("severity");
+
+                    b.Property<double?>("Threshold")
+                        .HasColumnType("double precision")
+                        .HasColumnName("threshold");
+
+                    b.Property<DateTimeOffset>("UpdatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("updated_at");
+
+                    b.HasKey("WorkspaceId", "Metric")
+                        .HasName("pk_alert_rules");
+
+                    b.ToTable("alert_rules", (string)null);
+                });
+
             modelBuilder.Entity("NxMesh.Data.DesiredConfig.ConfigApplyRecord", b =>
                 {
                     b.Property<long>("Id")
@@ -1226,6 +1327,26 @@ namespace NxMesh.Data.Migrations
                         .HasDatabaseName("ix_workspaces_organization_id_slug");
 
                     b.ToTable("workspaces");
+                });
+
+            modelBuilder.Entity("NxMesh.Data.Alerts.AgentAlert", b =>
+                {
+                    b.HasOne("NxMesh.Data.Entities.Agent", null)
+                        .WithMany()
+                        .HasForeignKey("AgentId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_agent_alerts_agents_agent_id");
+                });
+
+            modelBuilder.Entity("NxMesh.Data.Alerts.AlertRule", b =>
+                {
+                    b.HasOne("NxMesh.Data.Entities.Workspace", null)
+                        .WithMany()
+                        .HasForeignKey("WorkspaceId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_alert_rules_workspaces_workspace_id");
                 });
 
             modelBuilder.Entity("NxMesh.Data.DesiredConfig.ConfigApplyRecord", b =>

@@ -63,6 +63,8 @@ public sealed class AccessMatrixTests(ApiFixture api) : IAsyncLifetime
         ("POST", "/v1/workspaces/{workspace_id}/certificates", new { domain = "x.example.com", provider = "self_signed" }),
         ("GET", "/v1/certificates/{certificate_id}", null),
         ("DELETE", "/v1/certificates/{certificate_id}", null),
+        ("GET", "/v1/workspaces/{workspace_id}/alert-rules", null),
+        ("PUT", "/v1/workspaces/{workspace_id}/alert-rules", new { rules = new[] { new { metric = "cpu_percent", threshold = 1 } } }),
     ];
 
     [Fact]
@@ -139,6 +141,8 @@ public sealed class AccessMatrixTests(ApiFixture api) : IAsyncLifetime
         ("POST", "/v1/agents/{agent_id}/validate-config", "admin", HttpStatusCode.ServiceUnavailable, null),
         ("GET", "/v1/agents/{agent_id}/config", "viewer", HttpStatusCode.OK, null),
         ("DELETE", "/v1/registration-tokens/{token_id}", "admin", HttpStatusCode.NoContent, null),
+        ("GET", "/v1/workspaces/{workspace_id}/alert-rules", "viewer", HttpStatusCode.OK, null),
+        ("PUT", "/v1/workspaces/{workspace_id}/alert-rules", "editor", HttpStatusCode.OK, new { rules = new[] { new { metric = "cpu_percent", threshold = 80 } } }),
     ];
 
     [Theory]
