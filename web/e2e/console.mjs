@@ -174,19 +174,25 @@ try {
     await page.locator('.target-preview li[data-match]').first().waitFor();
   });
 
-  await run('create the virtual host; every targeted agent applies it', async () => {
+  await run('create the virtual host; every targeted agent turns in sync through the event feed', async () => {
+    await page.locator('[data-feed="live"]').waitFor();
     await page.getByLabel('Server name').fill(serverName);
+    const before = apiCalls.length;
     await page.getByRole('button', { name: 'Create virtual host' }).click();
     await page.waitForURL(/\/virtual-hosts\/[0-9a-f-]{36}$/);
-    await page.getByRole('heading', { name: 'Rollout' }).waitFor();
-    await shot(page, '05-virtual-host');
-    // In sync on the fleet screen (REST: the event feed is not on main yet, see ConsoleTests).
+    await page.locator('[data-rollout-done="true"]').waitFor({ timeout: 60000 });
+    const rows = await page.locator('[data-rollout-agent]').all();
+    expect(rows.length === agentUrls.length, `${rows.length} agents in the rollout`);
+    for (const row of rows) expect((await row.getAttribute('data-status')) === 'applied', `rollout: ${await row.innerText()}`);
+    // No polling: after the POST the console read only what the reloaded form needs (the virtual host, upstreams,
+    // certificates and one agent list for the target preview); no agent's state was fetched.
+    const after = apiCalls.slice(before);
+    log(`     requests between save and in-sync: ${after.map((c) => `${c.method} ${c.path}`).join(', ')}`);
+    expect(!after.some((c) => /^\/v1\/agents\/[0-9a-f-]{36}/.test(c.path)), 'an agent was read over REST during the rollout');
+    expect(after.filter((c) => c.path.endsWith('/agents')).length <= 1, 'the agent list was polled during the rollout');
+    await shot(page, '05-virtual-host-rollout');
     await nav(page, 'Fleet').click();
-    await until('every agent in sync', async () => {
-      await page.getByRole('button', { name: 'Refresh' }).click();
-      await page.locator('table.fleet').waitFor({ timeout: 5000 });
-      return (await page.locator('tr[data-in-sync="true"]').count()) === agentUrls.length;
-    }, 60000);
+    await until('every agent in sync on the fleet screen', async () => (await page.locator('tr[data-in-sync="true"]').count()) === agentUrls.length, 10000);
     await shot(page, '06-fleet-in-sync');
     for (const agentUrl of agentUrls) {
       await until(`${agentUrl} serving ${serverName}`, async () => {
@@ -217,6 +223,7 @@ try {
     await shot(page, '08-access-logs');
     await nav(page, 'Events').click();
     await page.getByRole('heading', { name: 'Events' }).waitFor();
+    await page.locator('li[data-event-type="config.applied"]').first().waitFor();
     await shot(page, '09-events');
     await nav(page, 'Certificates').click();
     await page.getByLabel('Domain').fill(`cert-${suffix}.nxmesh.test`);

@@ -230,6 +230,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Real-time event feed (WebSocket upgrade)
+         * @description Upgrades to a WebSocket. Authenticate with `?token=<access token>` (browsers cannot set headers on a WebSocket)
+         *     or `Authorization: Bearer`; a missing, invalid or expired token answers 401 with the error envelope before the
+         *     upgrade. The token is removed from the request before anything after authentication sees it, and the hosting
+         *     request log is capped at Warning because its "Request starting" line would carry the raw query.
+         *
+         *     Client messages: `{"action":"subscribe","events":["agent.*","config.applied"],"filter":{"workspace_id":"…"}}`
+         *     and `{"action":"unsubscribe","events":[…],"filter":{…}}` (unsubscribe without `events` removes every pattern;
+         *     without `filter` it applies to filtered and unfiltered subscriptions alike). Patterns are globs over event
+         *     types (`*` matches any characters, dots included). Nothing is delivered before a first subscribe; without a
+         *     filter a subscription covers every workspace the user can read, never any other. Acknowledgements:
+         *     `{"type":"subscribed"|"unsubscribed","data":{"events":[…],"filter":{…}}}`. Bad JSON, an unknown action, a bad
+         *     pattern or a workspace the user cannot read (NOT_FOUND, as in REST) answer
+         *     `{"type":"error","error":{code, message, request_id, details[]}}` and the socket stays open.
+         *
+         *     Server messages: `{type, timestamp, data}` with `data.workspace_id` always set — `agent.connected`,
+         *     `agent.disconnected`, `agent.state_changed`, `agent.event`, `config.applied`, `config.drift_detected`,
+         *     `health.alert`, `health.resolved`, `certificate.issued`, `certificate.renewed`, `certificate.failed`.
+         *
+         *     Close codes: 1000 normal, 1001 the Api instance is shutting down (reconnect), 1009 client message too large,
+         *     4001 the access token expired (reconnect with a fresh token), 4008 the client did not read fast enough (its
+         *     send queue filled). The server pings idle connections (`Events:KeepAliveIntervalSeconds`).
+         */
+        get: operations["ConnectEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/organizations/{organization_id}/workspaces": {
         parameters: {
             query?: never;
@@ -517,6 +557,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/workspaces/{workspace_id}/alert-rules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The workspace's alert rules: every metric with its threshold, severity and whether it is the default (viewer) */
+        get: operations["GetAlertRules"];
+        /**
+         * Replace the workspace's alert rules; metrics not listed return to their defaults (editor)
+         * @description Metrics: cpu_percent, memory_percent, disk_percent (0–100, gte), config_drift_seconds (0–86400, gt), nginx_down (flag, no threshold), error_rate_5xx_percent (0–100, gte; not evaluated until access-log telemetry exists). Severities: info, warning, error, critical. Defaults: cpu 90 warning, memory 90 warning, disk 90 error, nginx_down critical, drift 60 s warning, 5xx 5 warning. Changes apply from the next health report: crossed rules fire health.alert once, cleared or disabled ones publish health.resolved once.
+         */
+        put: operations["PutAlertRules"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -682,6 +743,32 @@ export interface components {
             status: null | components["schemas"]["AgentLiveStatus"];
             /** Format: date-time */
             timestamp: unknown;
+        };
+        AlertRuleInput: {
+            metric: null | string;
+            /** Format: double */
+            threshold: null | number;
+            severity: null | string;
+            enabled: null | boolean;
+        };
+        /**
+         * @description One rule as the API shows it. `comparison`: `gte` (value ≥ threshold), `gt` (value &gt; threshold)
+         *     or `flag` (no threshold: fires while the condition holds). `evaluated` is false for rules the master
+         *     cannot evaluate yet (the 5xx error rate, until access-log telemetry reaches it).
+         */
+        AlertRuleView: {
+            metric: string;
+            /** Format: double */
+            threshold: null | number;
+            severity: string;
+            enabled: boolean;
+            unit: string;
+            comparison: string;
+            evaluated: boolean;
+            is_default: boolean;
+        };
+        AlertRulesResponse: {
+            rules: components["schemas"]["AlertRuleView"][];
         };
         AuditActor: {
             /** Format: uuid */
@@ -964,6 +1051,10 @@ export interface components {
         PagedOfWorkspaceResponse: {
             data: components["schemas"]["WorkspaceResponse"][];
             meta: components["schemas"]["PageMeta"];
+        };
+        /** @description PUT: the listed rules replace the workspace's overrides; metrics not listed return to their defaults. */
+        PutAlertRulesRequest: {
+            rules: null | components["schemas"]["AlertRuleInput"][];
         };
         RefreshRequest: {
             refresh_token: null | string;
@@ -2559,6 +2650,96 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    ConnectEvents: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Switching Protocols */
+            101: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
             };
             /** @description Unauthorized */
             401: {
@@ -5294,6 +5475,180 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    GetAlertRules: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                workspace_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertRulesResponse"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    PutAlertRules: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                workspace_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PutAlertRulesRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertRulesResponse"];
+                };
             };
             /** @description Unauthorized */
             401: {
