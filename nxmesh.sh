@@ -104,9 +104,8 @@ case "${1:-}" in
     # Release builds of what is measured, then the simulator drives the scenarios and writes bench/results/.
     ensure_packages
     shift
-    for project in NxMesh.MigrationService NxMesh.Api NxMesh.AgentHub NxMesh.Agent bench/NxMesh.AgentSim; do
-      dotnet build "$project" -c Release -nologo -v q
-    done
+    # One build: the simulator's project references MigrationService, Api, AgentHub and Agent (no assembly reference).
+    dotnet build bench/NxMesh.AgentSim -c Release -nologo -v q
     # 10,000 agents need 10,000 sockets in the simulator and in AgentHub: raise the open-file limit to the hard limit.
     ulimit -n "$(ulimit -Hn)"
     exec dotnet bench/NxMesh.AgentSim/bin/Release/net10.0/NxMesh.AgentSim.dll run --repo "$PWD" "$@"

@@ -27,43 +27,53 @@ internal static class BenchRunner
         Directory.CreateDirectory(logs);
         Log($"Benchmark: steps {string.Join(", ", options.Steps)} agents; scenarios {string.Join(", ", options.Scenarios)}; targets {string.Join(", ", options.Targets)}; load {report.LoadAverageAtStart}");
         var failed = false;
+        // The report so far is rewritten after each scenario: a run stopped midway still leaves its figures.
+        void Checkpoint()
+        {
+            report.FinishedAt = DateTimeOffset.UtcNow;
+            report.LoadAverageAtEnd = ProcStats.LoadAverages();
+            report.Targets.Clear();
+            Targets.Evaluate(report);
+            ReportWriter.Write(report, options.Output);
+        }
         try
         {
-            var fleet = new FleetScenarios(options, report, Log);
+            var fleet = new FleetScenarios(options, report, Log, Checkpoint);
             var messageBytes = 2048;
-            if (options.Targets.Contains("agenthub") || options.Scenarios.Overlaps(["apply", "rest"]))
+            await using var stack = await BenchStack.StartAsync(options.Repo, logs, Log);
+            using var api = new NxMeshApi(stack.ApiUrl);
+            await api.LoginAsync(BenchStack.AdminEmail, BenchStack.AdminPassword);
+            var tokens = new List<string>();
+            if (options.MaxAgents > 0 && (options.Targets.Contains("agenthub") || options.Scenarios.Contains("rest")))
             {
-                await using var stack = await BenchStack.StartAsync(options.Repo, logs, Log);
-                using var api = new NxMeshApi(stack.ApiUrl);
-                await api.LoginAsync(BenchStack.AdminEmail, BenchStack.AdminPassword);
-                var tokens = new List<string>();
-                if (options.MaxAgents > 0)
-                {
-                    Log($"Creating {options.MaxAgents} registration tokens through REST (100 per request) ...");
-                    var created = Stopwatch.StartNew();
-                    var pairs = await api.CreateTokensAsync(options.MaxAgents, "sim", new Dictionary<string, string> { ["bench"] = "sim" },
-                        chunk => (chunk % 10).ToString(System.Globalization.CultureInfo.InvariantCulture));
-                    tokens = [.. pairs.Select(p => p.Token)];
-                    Log($"  {tokens.Count} tokens in {created.Elapsed.TotalSeconds:F1} s");
-                }
-                if (options.Targets.Contains("agenthub") && options.Steps.Count > 0)
-                {
-                    await fleet.RunAgentHubAsync(stack, api, tokens);
-                    var measured = report.Propagation.FirstOrDefault(p => p.Target == "agenthub")?.MessageBytes;
-                    messageBytes = measured is > 0 ? measured.Value : messageBytes;
-                }
-                if (options.Scenarios.Contains("rest"))
-                {
-                    report.Rest = await RestScenario.RunAsync(stack, api, options, Log);
-                }
-                if (options.Scenarios.Contains("apply"))
-                {
-                    await new ApplyScenario(options, report, Log).RunAsync(stack, api, logs);
-                }
+                Log($"Creating {options.MaxAgents} registration tokens through REST (100 per request) ...");
+                var created = Stopwatch.StartNew();
+                var pairs = await api.CreateTokensAsync(options.MaxAgents, "sim", new Dictionary<string, string> { ["bench"] = "sim" },
+                    chunk => (chunk % 10).ToString(System.Globalization.CultureInfo.InvariantCulture));
+                tokens = [.. pairs.Select(p => p.Token)];
+                Log($"  {tokens.Count} tokens in {created.Elapsed.TotalSeconds:F1} s");
             }
+            if (options.Targets.Contains("agenthub") && options.Steps.Count > 0)
+            {
+                await fleet.RunAgentHubAsync(stack, api, tokens);
+                var measured = report.Propagation.FirstOrDefault(p => p.Target == "agenthub")?.MessageBytes;
+                messageBytes = measured is > 0 ? measured.Value : messageBytes;
+                Checkpoint();
+            }
+            // The floor runs next to the idle stack (its own process), before the shorter Api-side scenarios.
             if (options.Targets.Contains("floor") && options.Steps.Count > 0)
             {
                 await fleet.RunFloorAsync(logs, messageBytes);
+                Checkpoint();
+            }
+            if (options.Scenarios.Contains("rest"))
+            {
+                report.Rest = await RestScenario.RunAsync(stack, api, options, Log);
+                Checkpoint();
+            }
+            if (options.Scenarios.Contains("apply"))
+            {
+                await new ApplyScenario(options, report, Log).RunAsync(stack, api, logs);
             }
         }
         catch (Exception ex)
@@ -74,6 +84,7 @@ internal static class BenchRunner
         }
         report.FinishedAt = DateTimeOffset.UtcNow;
         report.LoadAverageAtEnd = ProcStats.LoadAverages();
+        report.Targets.Clear();
         Targets.Evaluate(report);
         var (json, markdown) = ReportWriter.Write(report, options.Output);
         Log($"Reports: {json}, {markdown} (service logs in {logs})");

@@ -10,7 +10,7 @@ namespace NxMesh.AgentSim.Scenarios;
 /// Capacity, propagation and the reconnect storm, run the same way against AgentHub and against the floor server:
 /// agents are added step by step (1k → 5k → 10k), each step measured, changes propagated at the chosen steps.
 /// </summary>
-internal sealed class FleetScenarios(BenchOptions options, BenchReport report, Action<string> log)
+internal sealed class FleetScenarios(BenchOptions options, BenchReport report, Action<string> log, Action checkpoint)
 {
     private static readonly TimeSpan BatchTimeout = TimeSpan.FromSeconds(90);
 
@@ -29,11 +29,21 @@ internal sealed class FleetScenarios(BenchOptions options, BenchReport report, A
             var connected = fleet.Agents.Count(a => a.Connected);
             RequireAll("AgentHub", n, connected, fleet);
             log($"AgentHub: {connected} agents connected ({registered} registered, this step took {elapsed.TotalSeconds:F1} s); waiting until all are in sync ...");
+            var syncStarted = Stopwatch.GetTimestamp();
             var synced = await WaitInSyncAsync(stack, n, null, TimeSpan.FromSeconds(120 + (n / 50)));
             if (synced < n)
             {
-                throw new BenchFailure($"AgentHub: only {synced} of {n} agents reached the desired config.");
+                // Recorded, not fatal: the figures of the connected fleet still stand, and the note says who lagged.
+                var lagging = fleet.Agents.Where(a => a.AppliedConfigId.Length == 0 || !a.Connected)
+                    .GroupBy(a => a.LastError ?? (a.Connected ? "connected, no config applied" : "not connected")).Take(3).Select(g => $"{g.Count()}× {g.Key}");
+                report.Notes.Add($"AgentHub at {n} agents: only {synced} of {n} were in sync (database) after {Stopwatch.GetElapsedTime(syncStarted).TotalSeconds:F0} s; simulator side: {string.Join("; ", lagging)}.");
+                log(report.Notes[^1]);
             }
+            else
+            {
+                log($"AgentHub: all {n} in sync after {Stopwatch.GetElapsedTime(syncStarted).TotalSeconds:F1} s more");
+            }
+            checkpoint();
             if (options.Scenarios.Contains("capacity") && options.Capacity.Contains(n))
             {
                 report.Capacity.Add(await MeasureAsync("agenthub", n, connected, elapsed, stack.AgentHub.Pid, rssBaseline, fleet,
@@ -45,6 +55,7 @@ internal sealed class FleetScenarios(BenchOptions options, BenchReport report, A
                 report.Propagation.Add(await PropagateAsync("agenthub", n, fleet, 0,
                     () => api.PatchUpstreamAsync(upstreamId, [$"127.0.0.1:{9000 + patches}"]),
                     configId => stack.ScalarAsync($"SELECT count(*) FROM agents WHERE state = 'online' AND applied_config_id = '{configId}' AND desired_config_id = '{configId}'")));
+                checkpoint();
             }
         }
         if (options.Scenarios.Contains("reconnect"))
@@ -75,6 +86,7 @@ internal sealed class FleetScenarios(BenchOptions options, BenchReport report, A
             if (options.Scenarios.Contains("capacity") && options.Capacity.Contains(n))
             {
                 report.Capacity.Add(await MeasureAsync("floor", n, connected, elapsed, floor.Pid, rssBaseline, fleet, null, null));
+                checkpoint();
             }
             if (options.Propagation.Contains(n))
             {

@@ -134,8 +134,16 @@ internal sealed class BenchStack : IAsyncDisposable
             {
                 throw new InvalidOperationException($"{name} exited:\n{process.LogTail()}");
             }
-            using var response = await http.GetAsync(health);
-            return response.IsSuccessStatusCode;
+            try
+            {
+                using var response = await http.GetAsync(health);
+                return response.IsSuccessStatusCode;
+            }
+            catch (TaskCanceledException)
+            {
+                // Slow to answer while it starts on a loaded machine: ask again.
+                return false;
+            }
         }, TimeSpan.FromMinutes(2), $"{name} healthy at {health}");
     }
 
