@@ -63,6 +63,16 @@ public sealed class TargetTests
         Assert.DoesNotContain("## Reconnect", markdown, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void A_rest_run_that_completed_no_request_misses_the_latency_target()
+    {
+        var report = new BenchReport { Rest = new RestResult("autocannon 9.0.0", "/v1/x", 10000, 1000, 10, 20, 0, 0, 0, 0, 0, 20, 10, 2, 0) };
+
+        Targets.Evaluate(report);
+
+        Assert.All(report.Targets, t => Assert.False(t.Met));
+    }
+
     private static CapacityResult Capacity(string target, int n, long rss, double cpu) =>
         new(target, n, n, 1, 0, rss << 20, 0, cpu, 30, n / 5.0, n / 5.0, 0, 0, 0, 0);
 

@@ -52,9 +52,9 @@ internal sealed class FleetScenarios(BenchOptions options, BenchReport report, A
             if (options.Propagation.Contains(n))
             {
                 patches++;
-                report.Propagation.Add(await PropagateAsync("agenthub", n, fleet, 0,
+                await PropagateAsync("agenthub", n, fleet, 0,
                     () => api.PatchUpstreamAsync(upstreamId, [$"127.0.0.1:{9000 + patches}"]),
-                    configId => stack.ScalarAsync($"SELECT count(*) FROM agents WHERE state = 'online' AND applied_config_id = '{configId}' AND desired_config_id = '{configId}'")));
+                    configId => stack.ScalarAsync($"SELECT count(*) FROM agents WHERE state = 'online' AND applied_config_id = '{configId}' AND desired_config_id = '{configId}'"));
                 checkpoint();
             }
         }
@@ -90,8 +90,9 @@ internal sealed class FleetScenarios(BenchOptions options, BenchReport report, A
             }
             if (options.Propagation.Contains(n))
             {
-                report.Propagation.Add(await PropagateAsync("floor", n, fleet, messageBytes,
-                    async () => (await control.PostAsync($"/broadcast?bytes={messageBytes}", null)).EnsureSuccessStatusCode(), null));
+                await PropagateAsync("floor", n, fleet, messageBytes,
+                    async () => (await control.PostAsync($"/broadcast?bytes={messageBytes}", null)).EnsureSuccessStatusCode(), null);
+                checkpoint();
             }
         }
         log("Floor: disconnecting the simulated agents ...");
@@ -132,7 +133,8 @@ internal sealed class FleetScenarios(BenchOptions options, BenchReport report, A
         return result;
     }
 
-    private async Task<PropagationResult> PropagateAsync(string target, int n, SimFleet fleet, int messageBytes, Func<Task> change,
+    /// <summary>Adds the result to the report (an incomplete one too), then fails if not every agent received the change.</summary>
+    private async Task PropagateAsync(string target, int n, SimFleet fleet, int messageBytes, Func<Task> change,
         Func<string, Task<long>>? inSyncCounter)
     {
         log($"{target}: propagating a change to {n} agents ...");
@@ -167,11 +169,11 @@ internal sealed class FleetScenarios(BenchOptions options, BenchReport report, A
             receipts.Count, acks.Count, inSync, ProcStats.LoadAverage1m(), receipts, acks);
         log($"{target}: {receipts.Count}/{n} received: p50 {result.Receipt.P50} ms, p99 {result.Receipt.P99} ms, max {result.Receipt.Max} ms; " +
             $"acknowledged max {result.Acknowledged.Max} ms; in sync (database) {inSync?.ToString() ?? "-"} ms");
+        report.Propagation.Add(result);
         if (receipts.Count < n)
         {
             throw new BenchFailure($"{target}: only {receipts.Count} of {n} agents received the change within {bound} s.");
         }
-        return result;
     }
 
     private async Task<ReconnectResult> ReconnectStormAsync(BenchStack stack, SimFleet fleet)

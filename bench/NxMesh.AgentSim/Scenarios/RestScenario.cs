@@ -53,9 +53,9 @@ internal static class RestScenario
             result["non2xx"]!.GetValue<long>(), result["errors"]!.GetValue<long>(),
             Math.Round(apiCpu, 1), Math.Round(postgresCpu, 1), ProcStats.RssBytes(stack.Api.Pid));
         log($"REST: {rest.RequestsPerSecond} requests/s, p99 {rest.LatencyP99Milliseconds} ms, non-2xx {rest.Non2xx}, errors {rest.Errors}");
-        if (rest.Non2xx > 0)
+        if (rest.Non2xx > 0 || rest.RequestsPerSecond == 0)
         {
-            throw new BenchFailure($"REST: {rest.Non2xx} answers were not 2xx.");
+            throw new BenchFailure($"REST: {rest.Non2xx} answers were not 2xx, {rest.Errors} requests failed (autocannon's 10 s timeout), {rest.RequestsPerSecond} requests/s completed.");
         }
         return rest;
     }

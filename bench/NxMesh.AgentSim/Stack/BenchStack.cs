@@ -44,7 +44,16 @@ internal sealed class BenchStack : IAsyncDisposable
     public static async Task<BenchStack> StartAsync(string repo, string logs, Action<string> log)
     {
         var stack = new BenchStack(repo, logs, log);
-        await stack.StartCoreAsync();
+        try
+        {
+            await stack.StartCoreAsync();
+        }
+        catch
+        {
+            // Whatever started before the failure is stopped by its PID, not left behind.
+            await stack.DisposeAsync();
+            throw;
+        }
         return stack;
     }
 
