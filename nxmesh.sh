@@ -5,6 +5,7 @@
 #   ./nxmesh.sh manifest  write the deployment manifest (aspire-manifest.json) from the AppHost model
 #   ./nxmesh.sh reset     delete the local database, secrets and replica state (.nxmesh/local)
 #   ./nxmesh.sh status    probe a running local fleet (Api, AgentHub gRPC health, agents' nginx, dashboard)
+#   ./nxmesh.sh bench     fleet-scale benchmark (agent simulator vs AgentHub and the floor server); --help for options
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -110,6 +111,16 @@ case "${1:-}" in
     probe "Aspire dashboard http://127.0.0.1:15000" reachable "$dashboard"
     exit "$failed"
     ;;
+  bench)
+    # Release builds of what is measured, then the simulator drives the scenarios and writes bench/results/.
+    ensure_packages
+    shift
+    # One build: the simulator's project references MigrationService, Api, AgentHub and Agent (no assembly reference).
+    dotnet build bench/NxMesh.AgentSim -c Release -nologo -v q
+    # 10,000 agents need 10,000 sockets in the simulator and in AgentHub: raise the open-file limit to the hard limit.
+    ulimit -n "$(ulimit -Hn)"
+    exec dotnet bench/NxMesh.AgentSim/bin/Release/net10.0/NxMesh.AgentSim.dll run --repo "$PWD" "$@"
+    ;;
   reset)
     # Postgres data lives outside .nxmesh/local when the 'postgres' user cannot reach the repository (see README).
     if [ -f .nxmesh/local/postgres-location ]; then rm -rf "$(cat .nxmesh/local/postgres-location)"; fi
@@ -117,7 +128,7 @@ case "${1:-}" in
     echo "Local data removed."
     ;;
   *)
-    sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac
