@@ -270,6 +270,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/workspaces/{workspace_id}/access-logs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Access-log lines of the workspace, newest first; from/to (default: the last hour), status_code (500 or 5xx), agent_id, host, method, uri (prefix), remote_addr, limit (1–1000, 100), cursor; meta.total counted up to 10000 (total_capped) */
+        get: operations["QueryAccessLogs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/organizations/{organization_id}/workspaces": {
         parameters: {
             query?: never;
@@ -557,6 +574,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/certificates/{certificate_id}/renew": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Force a renewal (editor): letsencrypt → 202, the Worker's certificates job renews it on its next run (status renewing, or pending if never issued); self_signed → 200, re-issued at once; custom → 409 */
+        post: operations["RenewCertificate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/workspaces/{workspace_id}/alert-rules": {
         parameters: {
             query?: never;
@@ -578,10 +612,92 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/workspaces/{workspace_id}/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Traffic of the workspace's agents for [from, to) (default: the last hour); with step (e.g. 5m) also a series */
+        get: operations["GetWorkspaceMetrics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/agents/{agent_id}/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Traffic of one agent for [from, to) (default: the last hour); with step (e.g. 5m) also a series */
+        get: operations["GetAgentMetrics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * @description `total`: lines matching the filters in the window (regardless of the cursor), counted up to
+         *     int AccessLogsApi.TotalCap; `total_capped` says the real number is at least that.
+         *     `next_cursor`: pass as `cursor` for the next (older) page; null on the last page.
+         */
+        AccessLogMeta: {
+            /** Format: int32 */
+            total: number;
+            total_capped: boolean;
+            /** Format: int32 */
+            limit: number;
+            next_cursor: null | string;
+        };
+        AccessLogPage: {
+            data: components["schemas"]["AccessLogResponse"][];
+            meta: components["schemas"]["AccessLogMeta"];
+        };
+        /** @description One access-log line: the spec's fields plus sizes, upstream time and the virtual host. */
+        AccessLogResponse: {
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            agent_id: string;
+            /** Format: date-time */
+            timestamp: unknown;
+            remote_addr: null | string;
+            method: null | string;
+            uri: null | string;
+            protocol: null | string;
+            host: null | string;
+            /** Format: int32 */
+            status: number;
+            /** Format: int64 */
+            body_bytes_sent: number;
+            /** Format: double */
+            response_time_ms: number;
+            user_agent: null | string;
+            referer: null | string;
+            request_id: null | string;
+            /** Format: uuid */
+            virtual_host_id: null | string;
+            /** Format: int64 */
+            request_length: number;
+            /** Format: int64 */
+            bytes_sent: number;
+            /** Format: double */
+            upstream_response_time_ms: null | number;
+        };
         AddMemberRequest: {
             email: null | string;
             role: null | components["schemas"]["OrganizationRole"];
@@ -793,6 +909,43 @@ export interface components {
             /** Format: date-time */
             created_at: unknown;
         };
+        Bandwidth: {
+            /** Format: int64 */
+            in_bytes: number;
+            /** Format: int64 */
+            out_bytes: number;
+        };
+        /**
+         * @description `GET /certificates/{id}`: the spec's certificate plus what its PEM says (issuer, not_before, SANs, SHA-256
+         *     fingerprint of the leaf; null until issued) and the issuance state (last_error, failed_attempts, next_attempt_at).
+         */
+        CertificateDetailResponse: {
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            workspace_id: string;
+            domain: string;
+            is_wildcard: boolean;
+            provider: components["schemas"]["CertificateProvider"];
+            status: components["schemas"]["CertificateStatus"];
+            /** Format: date-time */
+            issued_at: unknown;
+            /** Format: date-time */
+            expires_at: unknown;
+            auto_renew: boolean;
+            /** Format: date-time */
+            created_at: unknown;
+            issuer: null | string;
+            /** Format: date-time */
+            not_before: unknown;
+            sans: string[];
+            fingerprint_sha256: null | string;
+            last_error: null | string;
+            /** Format: int32 */
+            failed_attempts: number;
+            /** Format: date-time */
+            next_attempt_at: unknown;
+        };
         /** @enum {unknown} */
         CertificateProvider: "letsencrypt" | "self_signed" | "custom";
         /** @description The spec's certificate; PEMs are never part of it (the private key is never returned at all). */
@@ -980,6 +1133,41 @@ export interface components {
             /** Format: date-time */
             created_at: unknown;
         };
+        /** @description One point of a series: the window [timestamp, timestamp + step). */
+        MetricsPoint: {
+            /** Format: date-time */
+            timestamp: unknown;
+            /** Format: int64 */
+            requests_total: number;
+            /** Format: double */
+            requests_per_second: number;
+            /** Format: double */
+            error_rate: number;
+            /** Format: int64 */
+            active_connections: number;
+            bandwidth: components["schemas"]["Bandwidth"];
+            status_codes: components["schemas"]["StatusClassCounts"];
+        };
+        /** @description The spec's metrics object for [from, to), plus the window and, with `step`, the series. */
+        MetricsResponse: {
+            /** Format: int64 */
+            requests_total: number;
+            /** Format: double */
+            requests_per_second: number;
+            /** Format: double */
+            error_rate: number;
+            /** Format: int64 */
+            active_connections: number;
+            bandwidth: components["schemas"]["Bandwidth"];
+            status_codes: components["schemas"]["StatusClassCounts"];
+            /** Format: date-time */
+            from: unknown;
+            /** Format: date-time */
+            to: unknown;
+            /** Format: int32 */
+            step_seconds: null | number;
+            series: null | components["schemas"]["MetricsPoint"][];
+        };
         MyOrganization: {
             /** Format: uuid */
             id: string;
@@ -1109,6 +1297,17 @@ export interface components {
             pattern: string;
             replacement: string;
             flag: null | string;
+        };
+        /** @description Counts per status class. Lines with another status (1xx, 0) count only in requests_total. */
+        StatusClassCounts: {
+            /** Format: int64 */
+            "2xx": number;
+            /** Format: int64 */
+            "3xx": number;
+            /** Format: int64 */
+            "4xx": number;
+            /** Format: int64 */
+            "5xx": number;
         };
         /** @description Body of POST /agents/{id}/stop; absent = graceful stop with the agent's own timeout. */
         StopAgentRequest: {
@@ -1266,6 +1465,7 @@ export interface components {
             created_at: unknown;
             /** Format: date-time */
             updated_at: unknown;
+            waiting_for_certificate: boolean;
         };
         WorkspaceResponse: {
             /** Format: uuid */
@@ -2739,6 +2939,102 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    QueryAccessLogs: {
+        parameters: {
+            query?: {
+                from?: string;
+                to?: string;
+                status_code?: string;
+                agent_id?: string;
+                host?: string;
+                method?: string;
+                uri?: string;
+                remote_addr?: string;
+                limit?: string;
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                workspace_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AccessLogPage"];
                 };
             };
             /** @description Unauthorized */
@@ -5390,7 +5686,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["CertificateResponse"];
+                    "application/json": components["schemas"]["CertificateDetailResponse"];
                 };
             };
             /** @description Unauthorized */
@@ -5475,6 +5771,100 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    RenewCertificate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                certificate_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CertificateDetailResponse"];
+                };
+            };
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CertificateDetailResponse"];
+                };
             };
             /** @description Unauthorized */
             401: {
@@ -5648,6 +6038,184 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["AlertRulesResponse"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    GetWorkspaceMetrics: {
+        parameters: {
+            query?: {
+                from?: string;
+                to?: string;
+                step?: string;
+            };
+            header?: never;
+            path: {
+                workspace_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MetricsResponse"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    GetAgentMetrics: {
+        parameters: {
+            query?: {
+                from?: string;
+                to?: string;
+                step?: string;
+            };
+            header?: never;
+            path: {
+                agent_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MetricsResponse"];
                 };
             };
             /** @description Unauthorized */
