@@ -69,7 +69,10 @@ internal sealed class HealthAlerts(NxMeshDbContext db, FleetEventPublisher event
             .Select(a => a.Metric).ToListAsync(cancellationToken);
         foreach (var rule in AlertMetrics.Effective(overrides))
         {
-            if (!rule.Metric.Evaluated || ValueOf(rule.Metric.Name, facts) is not { } value)
+            var reported = rule.Metric.Name == AlertMetrics.ErrorRate5xxPercent
+                ? await ErrorRateAsync(facts, cancellationToken)
+                : ValueOf(rule.Metric.Name, facts);
+            if (!rule.Metric.Evaluated || reported is not { } value)
             {
                 continue;
             }
@@ -85,6 +88,23 @@ internal sealed class HealthAlerts(NxMeshDbContext db, FleetEventPublisher event
             }
         }
     }
+
+    /// <summary>
+    /// The agent's 5xx share (percent) of the requests its access logs reported over the last
+    /// <see cref="AlertMetrics.ErrorRateWindow"/>, from the per-minute rollups the telemetry ingest keeps; 0 without
+    /// requests, so an open alert resolves once traffic stops failing or stops.
+    /// </summary>
+    private async Task<double?> ErrorRateAsync(HealthFacts facts, CancellationToken cancellationToken)
+    {
+        var since = time.GetUtcNow() - AlertMetrics.ErrorRateWindow;
+        var window = await db.Database.SqlQuery<ErrorRateRow>($"""
+            SELECT COALESCE(sum(requests), 0)::bigint AS "Requests", COALESCE(sum(status_5xx), 0)::bigint AS "Errors"
+            FROM telemetry_rollups WHERE agent_id = {facts.AgentId} AND minute >= date_trunc('minute', {since})
+            """).SingleAsync(cancellationToken);
+        return window.Requests == 0 ? 0 : Math.Round(100.0 * window.Errors / window.Requests, 1);
+    }
+
+    private sealed record ErrorRateRow(long Requests, long Errors);
 
     /// <summary>The metric's value in this report; null when the report does not say (no system stats, unary report).</summary>
     private static double? ValueOf(string metric, HealthFacts facts)
@@ -176,6 +196,8 @@ internal sealed class HealthAlerts(NxMeshDbContext db, FleetEventPublisher event
             (AlertMetrics.NginxDown, false) => "nginx is running again",
             (AlertMetrics.ConfigDriftSeconds, true) => $"Config drift: the applied config has differed from the desired one for {v} s (threshold {t} s)",
             (AlertMetrics.ConfigDriftSeconds, false) => "Config drift resolved: the applied config matches the desired one",
+            (AlertMetrics.ErrorRate5xxPercent, true) => $"High 5xx error rate: {v}% of requests in the last {AlertMetrics.ErrorRateWindow.TotalMinutes:0} min (threshold {t}%)",
+            (AlertMetrics.ErrorRate5xxPercent, false) => $"5xx error rate back to {v}% (threshold {t}%)",
             _ => $"{rule.Metric.Name} = {v}",
         };
     }

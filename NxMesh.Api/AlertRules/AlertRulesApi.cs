@@ -42,7 +42,7 @@ public static class AlertRulesApi
         group.MapPut("/{workspace_id:guid}/alert-rules", PutAsync).WithName("PutAlertRules")
             .WithSummary("Replace the workspace's alert rules; metrics not listed return to their defaults (editor)")
             .WithDescription("Metrics: cpu_percent, memory_percent, disk_percent (0–100, gte), config_drift_seconds (0–86400, gt), "
-                + "nginx_down (flag, no threshold), error_rate_5xx_percent (0–100, gte; not evaluated until access-log telemetry exists). "
+                + "nginx_down (flag, no threshold), error_rate_5xx_percent (0–100, gte; the 5xx share of the agent's access-log requests over the last 5 minutes). "
                 + "Severities: info, warning, error, critical. Defaults: cpu 90 warning, memory 90 warning, disk 90 error, nginx_down critical, "
                 + "drift 60 s warning, 5xx 5 warning. Changes apply from the next health report: crossed rules fire health.alert once, "
                 + "cleared or disabled ones publish health.resolved once.");

@@ -20,8 +20,8 @@ public sealed record EffectiveAlertRule(AlertMetric Metric, double? Threshold, s
 
 /// <summary>
 /// The metrics, severities and default rules of design.md ("Alerts"): cpu ≥ 90 % warning, memory ≥ 90 % warning,
-/// disk ≥ 90 % error, nginx not running critical, drift longer than 60 s warning. The 5xx error-rate rule is
-/// defined and editable but not evaluated until access-log telemetry reaches the master.
+/// disk ≥ 90 % error, nginx not running critical, drift longer than 60 s warning; plus the 5xx error rate ≥ 5 %
+/// warning, computed from the access-log rollups of the last <see cref="ErrorRateWindow"/>.
 /// </summary>
 public static class AlertMetrics
 {
@@ -32,6 +32,9 @@ public static class AlertMetrics
     public const string ConfigDriftSeconds = "config_drift_seconds";
     public const string ErrorRate5xxPercent = "error_rate_5xx_percent";
 
+    /// <summary>The window of access-log rollups the 5xx error rate is computed over (whole minutes).</summary>
+    public static readonly TimeSpan ErrorRateWindow = TimeSpan.FromMinutes(5);
+
     public static readonly string[] Severities = ["info", "warning", "error", "critical"];
 
     public static readonly IReadOnlyList<AlertMetric> All =
@@ -41,7 +44,7 @@ public static class AlertMetrics
         new(DiskPercent, "percent", AlertComparison.AtLeast, 90, "error", 0, 100, true),
         new(NginxDown, "flag", AlertComparison.Flag, null, "critical", 0, 0, true),
         new(ConfigDriftSeconds, "seconds", AlertComparison.GreaterThan, 60, "warning", 0, 86_400, true),
-        new(ErrorRate5xxPercent, "percent", AlertComparison.AtLeast, 5, "warning", 0, 100, false),
+        new(ErrorRate5xxPercent, "percent", AlertComparison.AtLeast, 5, "warning", 0, 100, true),
     ];
 
     public static AlertMetric? Find(string? name) => All.FirstOrDefault(m => m.Name == name);

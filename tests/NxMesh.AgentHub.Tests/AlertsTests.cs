@@ -150,4 +150,36 @@ public sealed class AlertsTests(DatabaseFixture database) : IAsyncLifetime
         Assert.Equal((string?)alert["data"]!["alert_id"], (string?)resolved["data"]!["alert_id"]);
         Assert.Single(events.OfType("config.drift_detected", agentId));
     }
+
+    [Fact]
+    public async Task The_5xx_error_rate_of_the_ingested_access_logs_fires_once_and_resolves_once()
+    {
+        var workspaceId = await Seed.WorkspaceAsync(database);
+        var (agentId, credential) = await Seed.EnrolledAgentAsync(database, workspaceId);
+        await using var events = await EventListener.StartAsync(database);
+        await using var hub = new HubFactory(database);
+        await using var agent = await Fleet.ConnectAsync(hub, agentId, credential);
+
+        // 4 of 20 requests failed (20 %): the default rule (≥ 5 %, warning) fires on the next health report.
+        var failing = TelemetryIngestTests.Logs(DateTimeOffset.UtcNow, 20, i => i < 4 ? 502 : 200);
+        await agent.SendAsync(new AgentMessage { Logs = failing });
+        Assert.True((await agent.NextAsync(m => m.Ack?.MessageId == failing.BatchId, what: "logs ack")).Ack.Success);
+        await ReportAsync(agent, Health());
+        var alert = await events.WaitForAsync("health.alert", agentId);
+        Assert.Equal(("error_rate_5xx_percent", "warning", 20.0, 5.0), ((string?)alert["data"]!["metric"], (string?)alert["data"]!["severity"], (double)alert["data"]!["value"]!, (double)alert["data"]!["threshold"]!));
+        await ReportAsync(agent, Health());
+        await ProcessedAsync(agentId, 2);
+
+        // 380 more successful requests: 4 of 400 = 1 %, below the threshold.
+        var healthy = TelemetryIngestTests.Logs(DateTimeOffset.UtcNow, 380);
+        await agent.SendAsync(new AgentMessage { Logs = healthy });
+        Assert.True((await agent.NextAsync(m => m.Ack?.MessageId == healthy.BatchId, what: "logs ack")).Ack.Success);
+        await ReportAsync(agent, Health());
+        var resolved = await events.WaitForAsync("health.resolved", agentId);
+        Assert.Equal(((string?)alert["data"]!["alert_id"], 1.0), ((string?)resolved["data"]!["alert_id"], (double)resolved["data"]!["value"]!));
+        await ReportAsync(agent, Health());
+        await ProcessedAsync(agentId, 4);
+        Assert.Single(events.OfType("health.alert", agentId));
+        Assert.Single(events.OfType("health.resolved", agentId));
+    }
 }
