@@ -95,9 +95,20 @@ internal static class TelemetryRows
     private static string? Text(MapField<string, string> fields, string key) =>
         fields.TryGetValue(key, out var value) && value.Length > 0 && value != "-" ? Clean(value.Length > MaxText ? value[..MaxText] : value) : null;
 
-    private static long? Long(MapField<string, string> fields, string key) =>
-        Text(fields, key) is { } text && double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value)
-            && value is >= long.MinValue and <= long.MaxValue ? (long)value : null;
+    private static long? Long(MapField<string, string> fields, string key)
+    {
+        if (Text(fields, key) is not { } text)
+        {
+            return null;
+        }
+        // nginx writes integers; the float parse is the lenient fallback.
+        if (long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var integer))
+        {
+            return integer;
+        }
+        return double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) && value is >= long.MinValue and <= long.MaxValue
+            ? (long)value : null;
+    }
 
     /// <summary>nginx writes "0.012, 0.004" when several upstreams were tried: their sum.</summary>
     private static double? Double(MapField<string, string> fields, string key)

@@ -80,31 +80,33 @@ internal static class TelemetryWriter
                 host, status, body_bytes_sent, request_length, bytes_sent, response_time_ms, upstream_response_time_ms,
                 user_agent, referer, request_id, batch_id) FROM STDIN (FORMAT BINARY)
             """, cancellationToken);
+        // Synchronous field writes: the importer buffers (flushing to the socket only when its buffer fills), and an
+        // awaited call per field cost more than the occasional blocking flush in these dedicated writer loops.
         foreach (var batch in batches)
         {
             foreach (var row in batch.Logs)
             {
-                await importer.StartRowAsync(cancellationToken);
-                await importer.WriteAsync(row.Id, NpgsqlDbType.Uuid, cancellationToken);
-                await importer.WriteAsync(batch.AgentId, NpgsqlDbType.Uuid, cancellationToken);
-                await importer.WriteAsync(batch.WorkspaceId, NpgsqlDbType.Uuid, cancellationToken);
-                await WriteNullableAsync(importer, row.VirtualHostId, NpgsqlDbType.Uuid, cancellationToken);
-                await importer.WriteAsync(row.Timestamp, NpgsqlDbType.TimestampTz, cancellationToken);
-                await WriteTextAsync(importer, row.RemoteAddr, cancellationToken);
-                await WriteTextAsync(importer, row.Method, cancellationToken);
-                await WriteTextAsync(importer, row.Uri, cancellationToken);
-                await WriteTextAsync(importer, row.Protocol, cancellationToken);
-                await WriteTextAsync(importer, row.Host, cancellationToken);
-                await importer.WriteAsync(row.Status, NpgsqlDbType.Integer, cancellationToken);
-                await importer.WriteAsync(row.BodyBytesSent, NpgsqlDbType.Bigint, cancellationToken);
-                await importer.WriteAsync(row.RequestLength, NpgsqlDbType.Bigint, cancellationToken);
-                await importer.WriteAsync(row.BytesSent, NpgsqlDbType.Bigint, cancellationToken);
-                await importer.WriteAsync(row.ResponseTimeMs, NpgsqlDbType.Double, cancellationToken);
-                await WriteNullableAsync(importer, row.UpstreamResponseTimeMs, NpgsqlDbType.Double, cancellationToken);
-                await WriteTextAsync(importer, row.UserAgent, cancellationToken);
-                await WriteTextAsync(importer, row.Referer, cancellationToken);
-                await WriteTextAsync(importer, row.RequestId, cancellationToken);
-                await importer.WriteAsync(batch.BatchId, NpgsqlDbType.Uuid, cancellationToken);
+                importer.StartRow();
+                importer.Write(row.Id, NpgsqlDbType.Uuid);
+                importer.Write(batch.AgentId, NpgsqlDbType.Uuid);
+                importer.Write(batch.WorkspaceId, NpgsqlDbType.Uuid);
+                WriteNullable(importer, row.VirtualHostId, NpgsqlDbType.Uuid);
+                importer.Write(row.Timestamp, NpgsqlDbType.TimestampTz);
+                WriteText(importer, row.RemoteAddr);
+                WriteText(importer, row.Method);
+                WriteText(importer, row.Uri);
+                WriteText(importer, row.Protocol);
+                WriteText(importer, row.Host);
+                importer.Write(row.Status, NpgsqlDbType.Integer);
+                importer.Write(row.BodyBytesSent, NpgsqlDbType.Bigint);
+                importer.Write(row.RequestLength, NpgsqlDbType.Bigint);
+                importer.Write(row.BytesSent, NpgsqlDbType.Bigint);
+                importer.Write(row.ResponseTimeMs, NpgsqlDbType.Double);
+                WriteNullable(importer, row.UpstreamResponseTimeMs, NpgsqlDbType.Double);
+                WriteText(importer, row.UserAgent);
+                WriteText(importer, row.Referer);
+                WriteText(importer, row.RequestId);
+                importer.Write(batch.BatchId, NpgsqlDbType.Uuid);
             }
         }
         await importer.CompleteAsync(cancellationToken);
@@ -119,15 +121,15 @@ internal static class TelemetryWriter
         {
             foreach (var row in batch.Metrics)
             {
-                await importer.StartRowAsync(cancellationToken);
-                await importer.WriteAsync(batch.AgentId, NpgsqlDbType.Uuid, cancellationToken);
-                await importer.WriteAsync(batch.WorkspaceId, NpgsqlDbType.Uuid, cancellationToken);
-                await importer.WriteAsync(row.Name, NpgsqlDbType.Varchar, cancellationToken);
-                await importer.WriteAsync(row.Type, NpgsqlDbType.Integer, cancellationToken);
-                await importer.WriteAsync(row.Value, NpgsqlDbType.Double, cancellationToken);
-                await importer.WriteAsync(row.LabelsJson, NpgsqlDbType.Jsonb, cancellationToken);
-                await importer.WriteAsync(row.Timestamp, NpgsqlDbType.TimestampTz, cancellationToken);
-                await importer.WriteAsync(batch.BatchId, NpgsqlDbType.Uuid, cancellationToken);
+                importer.StartRow();
+                importer.Write(batch.AgentId, NpgsqlDbType.Uuid);
+                importer.Write(batch.WorkspaceId, NpgsqlDbType.Uuid);
+                importer.Write(row.Name, NpgsqlDbType.Varchar);
+                importer.Write(row.Type, NpgsqlDbType.Integer);
+                importer.Write(row.Value, NpgsqlDbType.Double);
+                importer.Write(row.LabelsJson, NpgsqlDbType.Jsonb);
+                importer.Write(row.Timestamp, NpgsqlDbType.TimestampTz);
+                importer.Write(batch.BatchId, NpgsqlDbType.Uuid);
             }
         }
         await importer.CompleteAsync(cancellationToken);
@@ -220,11 +222,29 @@ internal static class TelemetryWriter
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    private static Task WriteTextAsync(NpgsqlBinaryImporter importer, string? value, CancellationToken cancellationToken) =>
-        value is null ? importer.WriteNullAsync(cancellationToken) : importer.WriteAsync(value, NpgsqlDbType.Text, cancellationToken);
+    private static void WriteText(NpgsqlBinaryImporter importer, string? value)
+    {
+        if (value is null)
+        {
+            importer.WriteNull();
+        }
+        else
+        {
+            importer.Write(value, NpgsqlDbType.Text);
+        }
+    }
 
-    private static Task WriteNullableAsync<T>(NpgsqlBinaryImporter importer, T? value, NpgsqlDbType type, CancellationToken cancellationToken) where T : struct =>
-        value is { } v ? importer.WriteAsync(v, type, cancellationToken) : importer.WriteNullAsync(cancellationToken);
+    private static void WriteNullable<T>(NpgsqlBinaryImporter importer, T? value, NpgsqlDbType type) where T : struct
+    {
+        if (value is { } v)
+        {
+            importer.Write(v, type);
+        }
+        else
+        {
+            importer.WriteNull();
+        }
+    }
 
     private sealed class Rollup(Guid workspaceId)
     {

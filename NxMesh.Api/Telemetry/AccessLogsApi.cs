@@ -91,7 +91,9 @@ public static class AccessLogsApi
         }
         Text(v, "host", q.Host, 255, value => Filter("host = @", value.ToLowerInvariant()));
         Text(v, "method", q.Method, 32, value => Filter("method = @", value.ToUpperInvariant()));
-        Text(v, "uri", q.Uri, 2048, value => Filter("starts_with(uri, @)", value));
+        // LIKE 'prefix%' (wildcards escaped) rather than starts_with(): the (workspace_id, uri text_pattern_ops, timestamp)
+        // index serves it; the statement is unprepared, so Postgres plans with the prefix itself.
+        Text(v, "uri", q.Uri, 2048, value => Filter("uri LIKE @", LikePrefix(value)));
         Text(v, "remote_addr", q.RemoteAddr, 64, value => Filter("remote_addr = @", value));
         var limit = DefaultLimit;
         if (q.Limit is { } limitText && (!int.TryParse(limitText, NumberStyles.None, CultureInfo.InvariantCulture, out limit) || limit is < 1 or > MaxLimit))
@@ -173,6 +175,10 @@ public static class AccessLogsApi
         }
         add(value);
     }
+
+    /// <summary>A LIKE pattern matching strings that start with <paramref name="prefix"/> (backslash is LIKE's default escape).</summary>
+    internal static string LikePrefix(string prefix) =>
+        prefix.Replace(@"\", @"\\", StringComparison.Ordinal).Replace("%", @"\%", StringComparison.Ordinal).Replace("_", @"\_", StringComparison.Ordinal) + "%";
 
     private static string? Str(NpgsqlDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
 

@@ -94,6 +94,26 @@ public static class TelemetrySchema
         CREATE INDEX ix_ingested_batches_ingested_at ON ingested_batches (ingested_at);
         """;
 
+    /// <summary>
+    /// The access-log filters' indexes (migration TelemetryQueryIndexes). Created on the partitioned parent, so every
+    /// day partition and the DEFAULT partition has them, and partitions created later get them at ATTACH. Each ends in
+    /// <c>timestamp</c>, so the window bounds the scan and <c>meta.total</c> is an index-only count.
+    /// The host index carries <c>method</c> (host + method is the common pair). <c>uri</c> uses <c>text_pattern_ops</c>: the Api filters with <c>LIKE 'prefix%'</c>, which such an index serves.
+    /// </summary>
+    internal const string QueryIndexes = """
+        CREATE INDEX ix_access_log_entries_workspace_status_time ON access_log_entries (workspace_id, status, "timestamp" DESC);
+        CREATE INDEX ix_access_log_entries_workspace_host_time ON access_log_entries (workspace_id, host, "timestamp" DESC) INCLUDE (method);
+        CREATE INDEX ix_access_log_entries_agent_time ON access_log_entries (agent_id, "timestamp" DESC);
+        CREATE INDEX ix_access_log_entries_workspace_uri_time ON access_log_entries (workspace_id, uri text_pattern_ops, "timestamp");
+        """;
+
+    internal const string DropQueryIndexes = """
+        DROP INDEX IF EXISTS ix_access_log_entries_workspace_status_time;
+        DROP INDEX IF EXISTS ix_access_log_entries_workspace_host_time;
+        DROP INDEX IF EXISTS ix_access_log_entries_agent_time;
+        DROP INDEX IF EXISTS ix_access_log_entries_workspace_uri_time;
+        """;
+
     internal const string Drop = """
         DROP TABLE IF EXISTS ingested_batches;
         DROP TABLE IF EXISTS telemetry_rollups;

@@ -48,6 +48,10 @@ public sealed class TelemetryApiTests(ApiFixture api) : IAsyncLifetime
         Assert.Equal(["GET /missing", "GET /static/app.js"], await Uris("host=www.example.com"));
         Assert.Equal(["DELETE /api/users/7"], await Uris("method=delete"));
         Assert.Equal(["DELETE /api/users/7", "POST /api/users", "GET /api/users"], await Uris("uri=/api/users"));
+        // The prefix is literal: LIKE's wildcards in it match only themselves.
+        Assert.Empty(await Uris("uri=/api_users"));
+        Assert.Empty(await Uris("uri=/api%25"));
+        Assert.Empty(await Uris("uri=/api%5C"));
         Assert.Equal(["GET /api/error", "GET /api/users"], await Uris("remote_addr=192.168.1.100"));
         Assert.Equal(["GET /api/error"], await Uris("remote_addr=192.168.1.100&status_code=5xx&method=GET&uri=/api/"));
         Assert.Equal(["GET /old"], await Uris("", string.Format(System.Globalization.CultureInfo.InvariantCulture, Window, Base.AddHours(-4), Base.AddHours(-2))));
