@@ -248,6 +248,30 @@ static async Task<List<QueryResult>> QueryBenchAsync(NpgsqlDataSource dataSource
     var end = DateTimeOffset.UtcNow;
     var start = end.AddHours(-options.QueryHours);
     await TelemetryPartitions.EnsureAsync(dataSource, DateOnly.FromDateTime(start.UtcDateTime), DateOnly.FromDateTime(end.UtcDateTime), default);
+    // Loading is not what is measured: the filter indexes are dropped for the bulk insert and built again after it
+    // (from their own definitions), which is several times faster than maintaining them row by row.
+    var filterIndexes = new List<string>();
+    if (missing > 0)
+    {
+        await using (var definitions = dataSource.CreateCommand("""
+            SELECT indexname, indexdef FROM pg_indexes
+            WHERE tablename = 'access_log_entries' AND indexname <> 'ix_access_log_entries_workspace_time'
+            """))
+        await using (var reader = await definitions.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync())
+            {
+                filterIndexes.Add(reader.GetString(1));
+                Console.WriteLine($"  dropping {reader.GetString(0)} for the load");
+            }
+        }
+        foreach (var definition in filterIndexes)
+        {
+            var name = definition.Split(' ')[2];
+            await using var drop = dataSource.CreateCommand($"DROP INDEX {name}");
+            await drop.ExecuteNonQueryAsync();
+        }
+    }
     var load = Stopwatch.StartNew();
     const long chunk = 1_000_000;
     for (long done = 0; done < missing; done += chunk)
@@ -275,6 +299,14 @@ static async Task<List<QueryResult>> QueryBenchAsync(NpgsqlDataSource dataSource
         await command.ExecuteNonQueryAsync();
         Console.WriteLine($"  loaded {existing + done + n:N0} rows ({load.Elapsed.TotalSeconds:N0} s)");
     }
+    foreach (var definition in filterIndexes)
+    {
+        // pg_indexes shows a partitioned index as "ON ONLY" (the parent alone); without ONLY every partition gets it.
+        await using var create = dataSource.CreateCommand(definition.Replace(" ON ONLY ", " ON ", StringComparison.Ordinal));
+        create.CommandTimeout = 0;
+        await create.ExecuteNonQueryAsync();
+        Console.WriteLine($"  built {definition.Split(' ')[2]} ({load.Elapsed.TotalSeconds:N0} s)");
+    }
     await using (var analyze = dataSource.CreateCommand("VACUUM ANALYZE access_log_entries"))
     {
         analyze.CommandTimeout = 0;
@@ -286,9 +318,12 @@ static async Task<List<QueryResult>> QueryBenchAsync(NpgsqlDataSource dataSource
     (string Name, string Filter, object[] Values)[] cases =
     [
         ("one hour, newest 100", "", []),
-        ("status_code=5xx", "AND status >= $4 AND status < $5", [500, 600]),
+        ("status_code=5xx", "AND status = ANY($4)", [Enumerable.Range(500, 100).ToArray()]),
         ("status_code=404", "AND status = $4", [404]),
-        ("host + method", "AND host = $4 AND method = $5", ["shop.example.com", "POST"]),
+        ("host + method", "AND host = $4 AND method = $5", ["shop.example.com", "PUT"]),
+        // The generator never pairs this host with POST: no line matches, so both statements walk every index entry
+        // of the host in the window — the worst case of a filter combination without its own index.
+        ("host + method, no match", "AND host = $4 AND method = $5", ["shop.example.com", "POST"]),
         ("uri prefix", "AND uri LIKE $4", ["/api/v1/items/99%"]),
         ("agent_id + limit 1000", "AND agent_id = $4", [agentIds[0]]),
     ];
