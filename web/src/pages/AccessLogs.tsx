@@ -2,7 +2,7 @@ import { useEffect, useState, type FormEvent } from 'react';
 import { useSearchParams } from 'react-router-dom';
 import { ApiError, get } from '../api/client';
 import type { AccessLogEntry, AccessLogPage } from '../api/types';
-import { Empty, ErrorBox, Field, Loading, PageHeader, shortId } from '../ui';
+import { Empty, ErrorBox, Field, Loading, PageHeader, shortId, when } from '../ui';
 import { useWorkspace } from '../workspace';
 import { iso } from './AgentDetail';
 
@@ -26,8 +26,8 @@ export function AccessLogTable({ entries }: { entries: AccessLogEntry[] }) {
         </thead>
         <tbody>
           {entries.map((e) => (
-            <tr key={e.id} data-log-uri={e.uri} data-log-status={e.status}>
-              <td>{new Date(e.timestamp).toLocaleTimeString()}</td>
+            <tr key={e.id} data-log-uri={e.uri ?? ''} data-log-status={e.status}>
+              <td title={when(e.timestamp)}>{new Date(String(e.timestamp)).toLocaleTimeString()}</td>
               <td>
                 <code>{shortId(e.agent_id).slice(0, 8)}</code>
               </td>
@@ -59,7 +59,6 @@ export function AccessLogsPage() {
   const cursor = cursors[cursors.length - 1];
   const [follow, setFollow] = useState(false);
   const [page, setPage] = useState<AccessLogPage | null>(null);
-  const [unavailable, setUnavailable] = useState(false);
   const [error, setError] = useState<unknown>(null);
   const [loading, setLoading] = useState(true);
 
@@ -84,9 +83,7 @@ export function AccessLogsPage() {
           setError(null);
         }
       } catch (e) {
-        if (stopped) return;
-        if (e instanceof ApiError && (e.status === 404 || e.status === 405) && e.details.length === 0) setUnavailable(true);
-        else setError(e);
+        if (!stopped) setError(e);
       } finally {
         if (!stopped) setLoading(false);
       }
@@ -137,9 +134,7 @@ export function AccessLogsPage() {
         </Field>
         <button type="submit">Apply filters</button>
       </form>
-      {unavailable ? (
-        <Empty title="Access logs are not available on this server yet">The Api does not serve /workspaces/{'{id}'}/access-logs.</Empty>
-      ) : error ? (
+      {error ? (
         <ErrorBox error={error} />
       ) : loading && !page ? (
         <Loading />
