@@ -1,8 +1,9 @@
-import { useEffect, useState, type FormEvent } from 'react';
+import { useEffect, useState } from 'react';
 import { useSearchParams } from 'react-router-dom';
 import { ApiError, get } from '../api/client';
 import type { AccessLogEntry, AccessLogPage } from '../api/types';
-import { Empty, ErrorBox, Field, Loading, PageHeader, shortId, when } from '../ui';
+import { Empty, ErrorBox, Loading, PageHeader, shortId, when } from '../ui';
+import { FilterForm, TextField } from '../forms';
 import { useWorkspace } from '../workspace';
 import { iso } from './AgentDetail';
 
@@ -98,13 +99,12 @@ export function AccessLogsPage() {
     };
   }, [workspace.id, filters, cursor, follow]);
 
-  const apply = (e: FormEvent) => {
-    e.preventDefault();
+  const apply = () => {
     setCursors([null]);
     setFilters(draft);
   };
   const fieldError = (name: string) => (error instanceof ApiError ? error.field(name) : undefined);
-  const set = (name: keyof Filters) => (e: { target: { value: string } }) => setDraft({ ...draft, [name]: e.target.value });
+  const set = (name: keyof Filters) => (value: string) => setDraft({ ...draft, [name]: value });
 
   return (
     <>
@@ -113,27 +113,14 @@ export function AccessLogsPage() {
           <input type="checkbox" checked={follow} onChange={(e) => setFollow(e.target.checked)} /> Follow
         </label>
       </PageHeader>
-      <form className="filters" onSubmit={apply} aria-label="Filter access logs">
-        <Field label="From" error={fieldError('from')}>
-          {(id, d) => <input id={id} aria-describedby={d} type="datetime-local" value={draft.from} onChange={set('from')} disabled={follow} />}
-        </Field>
-        <Field label="To" error={fieldError('to')}>
-          {(id, d) => <input id={id} aria-describedby={d} type="datetime-local" value={draft.to} onChange={set('to')} disabled={follow} />}
-        </Field>
-        <Field label="Status" error={fieldError('status_code')}>
-          {(id, d) => <input id={id} aria-describedby={d} inputMode="numeric" value={draft.status_code} onChange={set('status_code')} placeholder="500" />}
-        </Field>
-        <Field label="Host" error={fieldError('host')}>
-          {(id, d) => <input id={id} aria-describedby={d} value={draft.host} onChange={set('host')} />}
-        </Field>
-        <Field label="Path" error={fieldError('uri')}>
-          {(id, d) => <input id={id} aria-describedby={d} value={draft.uri} onChange={set('uri')} />}
-        </Field>
-        <Field label="Agent id" error={fieldError('agent_id')}>
-          {(id, d) => <input id={id} aria-describedby={d} value={draft.agent_id} onChange={set('agent_id')} />}
-        </Field>
-        <button type="submit">Apply filters</button>
-      </form>
+      <FilterForm label="Filter access logs" onApply={apply}>
+        <TextField label="From" error={fieldError('from')} type="datetime-local" value={draft.from} onChange={set('from')} disabled={follow} />
+        <TextField label="To" error={fieldError('to')} type="datetime-local" value={draft.to} onChange={set('to')} disabled={follow} />
+        <TextField label="Status" error={fieldError('status_code')} inputMode="numeric" value={draft.status_code} onChange={set('status_code')} placeholder="500 or 5xx" />
+        <TextField label="Host" error={fieldError('host')} value={draft.host} onChange={set('host')} />
+        <TextField label="Path" error={fieldError('uri')} value={draft.uri} onChange={set('uri')} placeholder="/api/" />
+        <TextField label="Agent id" error={fieldError('agent_id')} value={draft.agent_id} onChange={set('agent_id')} />
+      </FilterForm>
       {error ? (
         <ErrorBox error={error} />
       ) : loading && !page ? (
