@@ -236,7 +236,7 @@ function Metrics({ agentId }: { agentId: string }) {
           <>
             <div className="stats">
               <Stat label="Requests" value={metrics.requests_total} />
-              <Stat label="Requests/s" value={Number(metrics.requests_per_second.toFixed(2))} />
+              <Stat label="Requests/s" value={rate(metrics.requests_per_second)} />
               <Stat label="Error rate" value={`${(metrics.error_rate * 100).toFixed(2)} %`} />
               <Stat label="Connections" value={metrics.active_connections} />
             </div>
@@ -255,6 +255,9 @@ function Metrics({ agentId }: { agentId: string }) {
     </section>
   );
 }
+
+/** Three significant digits below 100 (a quiet hour is 0.00111/s, not 0), whole numbers above. */
+const rate = (perSecond: number) => (perSecond >= 100 ? Math.round(perSecond).toLocaleString() : String(Number(perSecond.toPrecision(3))));
 
 function Stat({ label, value }: { label: string; value: number | string }) {
   return (
