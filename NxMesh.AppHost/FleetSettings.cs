@@ -25,6 +25,8 @@ public sealed class FleetSettings
     public string PostgresBinDirectory { get; set; } = "/usr/lib/postgresql/15/bin";
     public string RedisServer { get; set; } = "redis-server";
     public string NginxBinary { get; set; } = "/usr/sbin/nginx";
+    /// <summary>OTEL_EXPORTER_OTLP_TIMEOUT of every service (ms): keeps a stop within DCP's 6 s SIGTERM grace (see TelemetryExport).</summary>
+    public int OtlpExportTimeoutMilliseconds { get; set; } = 1000;
 
     public static bool RunningAsRoot => Environment.UserName == "root";
 
