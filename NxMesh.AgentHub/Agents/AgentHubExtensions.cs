@@ -27,17 +27,21 @@ internal static class AgentHubExtensions
         services.AddScoped<AgentAuthenticator>();
         services.AddScoped<AgentStore>();
         services.AddScoped<DesiredConfigBuilder>();
-        services.AddScoped<DesiredConfigService>();
+        services.AddScoped<DesiredConfigBatch>();
         services.AddSingleton<HubInstance>();
         services.AddSingleton<ConnectionRegistry>();
         services.AddSingleton<WorkspaceGates>();
         services.AddSingleton<ConfigPusher>();
         services.AddSingleton<WorkspaceRecompute>();
         services.AddSingleton<CommandRelay>();
+        services.AddHostedService(sp => sp.GetRequiredService<CommandRelay>());
         services.AddSingleton<FleetEventPublisher>();
         services.AddSingleton<HubMessaging>();
         services.AddHostedService(sp => sp.GetRequiredService<HubMessaging>());
         services.AddHostedService<OutboxRelay>();
+        services.AddHostedService<DesiredRefresh>();
+        services.AddSingleton<HealthWriter>();
+        services.AddHostedService(sp => sp.GetRequiredService<HealthWriter>());
     }
 
     public static void MapAgentHub(this IEndpointRouteBuilder app) => app.MapGrpcService<AgentStreamService>();
