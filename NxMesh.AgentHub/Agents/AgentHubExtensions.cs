@@ -25,6 +25,7 @@ internal static class AgentHubExtensions
         });
         services.TryAddSingleton(TimeProvider.System);
         services.AddScoped<AgentAuthenticator>();
+        services.AddSingleton<ConnectGate>();
         services.AddScoped<AgentStore>();
         services.AddScoped<DesiredConfigBuilder>();
         services.AddScoped<DesiredConfigBatch>();
@@ -42,6 +43,8 @@ internal static class AgentHubExtensions
         services.AddHostedService<DesiredRefresh>();
         services.AddSingleton<HealthWriter>();
         services.AddHostedService(sp => sp.GetRequiredService<HealthWriter>());
+        services.AddSingleton<StatusWriter>();
+        services.AddHostedService(sp => sp.GetRequiredService<StatusWriter>());
     }
 
     public static void MapAgentHub(this IEndpointRouteBuilder app) => app.MapGrpcService<AgentStreamService>();

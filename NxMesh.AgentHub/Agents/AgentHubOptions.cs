@@ -28,7 +28,11 @@ public sealed class AgentHubOptions
     public double KeepAlivePingTimeoutSeconds { get; set; } = 20;
     /// <summary>Health reports are persisted in batches at most this far apart (one statement per batch).</summary>
     public int HealthFlushMilliseconds { get; set; } = 1000;
-    /// <summary>Health reports per statement.</summary>
+    /// <summary>Streams doing their set-up database work (authenticate, enroll, connect) at the same time; the rest wait in memory.</summary>
+    public int ConnectConcurrency { get; set; } = 32;
+    /// <summary>ConfigStatus messages arriving within this window are recorded with one statement.</summary>
+    public int StatusFlushMilliseconds { get; set; } = 50;
+    /// <summary>Health reports (and config statuses) per statement.</summary>
     public int HealthBatchSize { get; set; } = 5000;
     /// <summary>How old a workspace's alert snapshot (rules, open alerts, 5xx rates) may get; the alert sweep runs this often.</summary>
     public double AlertRefreshSeconds { get; set; } = 2;

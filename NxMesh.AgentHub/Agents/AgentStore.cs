@@ -1,6 +1,5 @@
 using Microsoft.EntityFrameworkCore;
 using NxMesh.Data;
-using NxMesh.Data.DesiredConfig;
 using NxMesh.Data.Entities;
 using Proto = NxMesh.Protocol.V1;
 
@@ -78,50 +77,6 @@ internal sealed class AgentStore(NxMeshDbContext db, TimeProvider time)
 
     public async Task<Guid?> WorkspaceOfAsync(Guid agentId, CancellationToken cancellationToken) =>
         await db.Agents.Where(a => a.Id == agentId).Select(a => (Guid?)a.WorkspaceId).FirstOrDefaultAsync(cancellationToken);
-
-    /// <summary>Records a ConfigStatus; terminal statuses also write an apply-history row. False when the connection is stale.</summary>
-    public async Task<bool> RecordConfigStatusAsync(Guid agentId, Guid workspaceId, long epoch, Proto.ConfigStatus status,
-        long durationMs, DateTimeOffset? startedAt, DateTimeOffset finishedAt, CancellationToken cancellationToken)
-    {
-        var now = time.GetUtcNow();
-        var applyStatus = ToEntity(status.Status);
-        var error = NullIfEmpty(status.ErrorMessage);
-        var query = db.Agents.Where(a => a.Id == agentId && a.ConnectionEpoch == epoch);
-        var updated = applyStatus == ConfigApplyStatus.Success
-            ? await query.ExecuteUpdateAsync(s => s
-                .SetProperty(a => a.LastApplyStatus, applyStatus)
-                .SetProperty(a => a.LastApplyError, error)
-                .SetProperty(a => a.LastApplyAt, now)
-                .SetProperty(a => a.AppliedConfigId, status.ConfigId)
-                .SetProperty(a => a.AppliedConfigVersion, status.Version), cancellationToken)
-            : await query.ExecuteUpdateAsync(s => s
-                .SetProperty(a => a.LastApplyStatus, applyStatus)
-                .SetProperty(a => a.LastApplyError, error)
-                .SetProperty(a => a.LastApplyAt, now), cancellationToken);
-        if (updated == 0)
-        {
-            return false;
-        }
-        if (IsTerminal(status.Status))
-        {
-            db.Set<ConfigApplyRecord>().Add(new ConfigApplyRecord
-            {
-                AgentId = agentId,
-                WorkspaceId = workspaceId,
-                ConfigId = status.ConfigId,
-                Version = status.Version,
-                Status = applyStatus,
-                ErrorMessage = error,
-                DurationMs = durationMs,
-                StartedAt = startedAt,
-                FinishedAt = finishedAt,
-                RecordedAt = now,
-            });
-            await db.SaveChangesAsync(cancellationToken);
-            db.ChangeTracker.Clear();
-        }
-        return true;
-    }
 
     public static bool IsTerminal(Proto.ConfigApplyStatus status) =>
         status is Proto.ConfigApplyStatus.Success or Proto.ConfigApplyStatus.Failed or Proto.ConfigApplyStatus.RolledBack;

@@ -15,11 +15,13 @@ namespace NxMesh.AgentHub.Agents;
 
 /// <summary>nxmesh.agent.v1.AgentService: enrollment, the live stream, and the unary reports.</summary>
 internal sealed class AgentStreamService(
+    ConnectGate gate,
     IServiceScopeFactory scopes,
     ConnectionRegistry registry,
     ConfigPusher pusher,
     WorkspaceRecompute recompute,
     HealthWriter healthWriter,
+    StatusWriter statusWriter,
     CommandRelay commands,
     TelemetryIngest telemetry,
     HubMessaging messaging,
@@ -35,11 +37,8 @@ internal sealed class AgentStreamService(
     public override async Task Stream(IAsyncStreamReader<AgentMessage> requestStream, IServerStreamWriter<MasterMessage> responseStream, ServerCallContext context)
     {
         using var call = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, lifetime.ApplicationStopping);
-        // The database services of authentication and connect, released once connected: a live stream holds no DbContext.
-        await using var setup = scopes.CreateAsyncScope();
-        var authenticator = setup.ServiceProvider.GetRequiredService<AgentAuthenticator>();
-        var store = setup.ServiceProvider.GetRequiredService<AgentStore>();
-        var authenticated = await authenticator.AuthenticateAsync(context.RequestHeaders, call.Token);
+        // Database work of set-up goes through the gate, each in a scope of its own: a live stream holds no DbContext.
+        var authenticated = await gate.RunAsync(sp => sp.GetRequiredService<AgentAuthenticator>().AuthenticateAsync(context.RequestHeaders, call.Token), call.Token);
 
         AgentMessage first;
         using (var registration = CancellationTokenSource.CreateLinkedTokenSource(call.Token))
@@ -73,7 +72,7 @@ internal sealed class AgentStreamService(
         }
         else if (first.Registration.Token.Length > 0)
         {
-            var enrollment = await authenticator.EnrollAsync(first.Registration.Token, call.Token);
+            var enrollment = await gate.RunAsync(sp => sp.GetRequiredService<AgentAuthenticator>().EnrollAsync(first.Registration.Token, call.Token), call.Token);
             if (!enrollment.Success)
             {
                 logger.LogInformation("Enrollment refused: {Reason}", enrollment.Error);
@@ -96,9 +95,9 @@ internal sealed class AgentStreamService(
             return;
         }
 
-        var connected = await store.ConnectAsync(agentId, first.Registration, PeerAddress(context.Peer), tokenLabels, call.Token)
+        var connected = await gate.RunAsync(sp => sp.GetRequiredService<AgentStore>().ConnectAsync(agentId, first.Registration, PeerAddress(context.Peer),
+                tokenLabels, call.Token), call.Token)
             ?? throw AgentAuthenticator.Unauthenticated("The agent no longer exists.");
-        await setup.DisposeAsync();
         using var connection = new AgentConnection(agentId, connected.WorkspaceId, connected.Epoch, _options.SendQueueCapacity, call.Token);
         // Queued before the connection is visible to pushes and commands: the response is always the first message.
         connection.TryEnqueue(new MasterMessage
@@ -227,10 +226,8 @@ internal sealed class AgentStreamService(
             duration = Math.Max(0, at - started);
             startedAt = DateTimeOffset.FromUnixTimeMilliseconds(started);
         }
-        await using var scope = scopes.CreateAsyncScope();
-        var store = scope.ServiceProvider.GetRequiredService<AgentStore>();
-        if (!await store.RecordConfigStatusAsync(connection.AgentId, connection.WorkspaceId, connection.Epoch, status, duration,
-                startedAt, DateTimeOffset.FromUnixTimeMilliseconds(at), connection.Closed))
+        if (!await statusWriter.RecordAsync(new PendingStatus(connection.AgentId, connection.WorkspaceId, connection.Epoch, status, duration,
+                startedAt, DateTimeOffset.FromUnixTimeMilliseconds(at)), connection.Closed))
         {
             connection.Close("replaced");
             return;

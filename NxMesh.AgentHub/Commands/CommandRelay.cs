@@ -52,6 +52,10 @@ internal sealed class CommandRelay(IConnectionMultiplexer redis, ConnectionRegis
         {
             logger.LogWarning(ex, "Could not clear the location of agent {AgentId}; commands to it are answered not_connected.", connection.AgentId);
         }
+        if (!connection.HasPendingCommands)
+        {
+            return;
+        }
         foreach (var (commandId, replyTo) in connection.PendingCommands)
         {
             if (connection.PendingCommands.TryRemove(commandId, out _))

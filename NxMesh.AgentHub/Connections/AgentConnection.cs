@@ -17,6 +17,8 @@ internal sealed class AgentConnection : IDisposable
     private readonly Channel<MasterMessage> _outgoing;
     private readonly CancellationTokenSource _closed;
     private string? _closeReason;
+    private Dictionary<string, long>? _applyStartedAt;
+    private ConcurrentDictionary<string, string>? _pendingCommands;
 
     public AgentConnection(Guid agentId, Guid workspaceId, long epoch, int queueCapacity, CancellationToken callToken)
     {
@@ -64,10 +66,11 @@ internal sealed class AgentConnection : IDisposable
     /// <summary>The state this connection last wrote to the agent row (ConnectAsync wrote online); under AlertLock.</summary>
     public AgentState PersistedState { get; set; } = AgentState.Online;
 
-    /// <summary>PENDING timestamps (agent clock, Unix ms) per config_id, for duration_ms.</summary>
-    public ConcurrentDictionary<string, long> ApplyStartedAt { get; } = new();
-    /// <summary>Commands sent on this stream: command_id → reply channel.</summary>
-    public ConcurrentDictionary<string, string> PendingCommands { get; } = new();
+    /// <summary>PENDING timestamps (agent clock, Unix ms) per config_id, for duration_ms; used by the read loop only. Created on first use.</summary>
+    public Dictionary<string, long> ApplyStartedAt => _applyStartedAt ??= new Dictionary<string, long>(1, StringComparer.Ordinal);
+    /// <summary>Commands sent on this stream: command_id → reply channel. Created on first use (most streams never get one).</summary>
+    public ConcurrentDictionary<string, string> PendingCommands => LazyInitializer.EnsureInitialized(ref _pendingCommands);
+    public bool HasPendingCommands => Volatile.Read(ref _pendingCommands) is { IsEmpty: false };
 
     public bool TryEnqueue(MasterMessage message)
     {

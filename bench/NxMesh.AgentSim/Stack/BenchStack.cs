@@ -100,11 +100,37 @@ internal sealed class BenchStack : IAsyncDisposable
         await WaitHealthyAsync("AgentHub", AgentHub, new Uri($"http://127.0.0.1:{AgentHubHttpPort}/health"));
     }
 
-    private ServiceProcess StartAgentHub() => StartService("NxMesh.AgentHub", new Dictionary<string, string>
+    private ServiceProcess StartAgentHub()
     {
-        ["Kestrel__Endpoints__grpc__Url"] = $"http://127.0.0.1:{AgentHubGrpcPort}",
-        ["Kestrel__Endpoints__http__Url"] = $"http://127.0.0.1:{AgentHubHttpPort}",
-    });
+        var environment = new Dictionary<string, string>
+        {
+            ["Kestrel__Endpoints__grpc__Url"] = $"http://127.0.0.1:{AgentHubGrpcPort}",
+            ["Kestrel__Endpoints__http__Url"] = $"http://127.0.0.1:{AgentHubHttpPort}",
+        };
+        // Experiments with AgentHub's runtime settings (e.g. BENCH_AGENTHUB_DOTNET_GCgen0size=…) without touching the
+        // simulator's or the Api's: the prefix is stripped and the rest passed to AgentHub only; the report lists them.
+        foreach (var (key, value) in HubEnvironmentOverrides())
+        {
+            environment[key] = value;
+        }
+        return StartService("NxMesh.AgentHub", environment);
+    }
+
+    /// <summary>Environment variables <c>BENCH_AGENTHUB_*</c> of the benchmark, prefix stripped.</summary>
+    public static SortedDictionary<string, string> HubEnvironmentOverrides()
+    {
+        var result = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        foreach (System.Collections.DictionaryEntry entry in Environment.GetEnvironmentVariables())
+        {
+            if (entry.Key is string key && key.StartsWith(HubEnvironmentPrefix, StringComparison.Ordinal) && entry.Value is string value)
+            {
+                result[key[HubEnvironmentPrefix.Length..]] = value;
+            }
+        }
+        return result;
+    }
+
+    public const string HubEnvironmentPrefix = "BENCH_AGENTHUB_";
 
     /// <summary>The reconnect storm: SIGKILL AgentHub, start it again at once on the same ports.</summary>
     public async Task<DateTimeOffset> KillAndRestartAgentHubAsync()
