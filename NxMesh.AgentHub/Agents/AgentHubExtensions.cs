@@ -43,6 +43,8 @@ internal static class AgentHubExtensions
         services.AddHostedService<DesiredRefresh>();
         services.AddSingleton<HealthWriter>();
         services.AddHostedService(sp => sp.GetRequiredService<HealthWriter>());
+        services.AddSingleton<ConnectWriter>();
+        services.AddHostedService(sp => sp.GetRequiredService<ConnectWriter>());
         services.AddSingleton<StatusWriter>();
         services.AddHostedService(sp => sp.GetRequiredService<StatusWriter>());
     }

@@ -30,8 +30,8 @@ public sealed class AgentHubOptions
     public int HealthFlushMilliseconds { get; set; } = 1000;
     /// <summary>Streams doing their set-up database work (authenticate, enroll, connect) at the same time; the rest wait in memory.</summary>
     public int ConnectConcurrency { get; set; } = 32;
-    /// <summary>ConfigStatus messages arriving within this window are recorded with one statement.</summary>
-    public int StatusFlushMilliseconds { get; set; } = 50;
+    /// <summary>Connections accepted and ConfigStatus messages arriving within this window are each written with one statement.</summary>
+    public int BatchWindowMilliseconds { get; set; } = 50;
     /// <summary>Health reports (and config statuses) per statement.</summary>
     public int HealthBatchSize { get; set; } = 5000;
     /// <summary>How old a workspace's alert snapshot (rules, open alerts, 5xx rates) may get; the alert sweep runs this often.</summary>

@@ -16,6 +16,7 @@ namespace NxMesh.AgentHub.Agents;
 /// <summary>nxmesh.agent.v1.AgentService: enrollment, the live stream, and the unary reports.</summary>
 internal sealed class AgentStreamService(
     ConnectGate gate,
+    ConnectWriter connector,
     IServiceScopeFactory scopes,
     ConnectionRegistry registry,
     ConfigPusher pusher,
@@ -95,8 +96,7 @@ internal sealed class AgentStreamService(
             return;
         }
 
-        var connected = await gate.RunAsync(sp => sp.GetRequiredService<AgentStore>().ConnectAsync(agentId, first.Registration, PeerAddress(context.Peer),
-                tokenLabels, call.Token), call.Token)
+        var connected = await connector.ConnectAsync(agentId, first.Registration, PeerAddress(context.Peer), tokenLabels, call.Token)
             ?? throw AgentAuthenticator.Unauthenticated("The agent no longer exists.");
         using var connection = new AgentConnection(agentId, connected.WorkspaceId, connected.Epoch, _options.SendQueueCapacity, call.Token);
         // Queued before the connection is visible to pushes and commands: the response is always the first message.

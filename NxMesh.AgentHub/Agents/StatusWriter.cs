@@ -23,7 +23,7 @@ internal sealed class PendingStatus(Guid agentId, Guid workspaceId, long epoch, 
 
 /// <summary>
 /// Records ConfigStatus messages in batches (for
-/// all agents that reported within <see cref="AgentHubOptions.StatusFlushMilliseconds"/>): the newest status of each
+/// all agents that reported within <see cref="AgentHubOptions.BatchWindowMilliseconds"/>): the newest status of each
 /// agent updates <c>last_apply_status/error/at</c> under its connection epoch, its newest SUCCESS the applied config
 /// id/version, and every terminal status of an agent whose row was current becomes a <c>config_apply_history</c>
 /// row — one statement per batch. Each caller awaits its own outcome, so a stream still handles its statuses in order.
@@ -45,7 +45,7 @@ internal sealed class StatusWriter(IServiceScopeFactory scopes, IOptions<AgentHu
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var interval = TimeSpan.FromMilliseconds(Math.Max(1, options.Value.StatusFlushMilliseconds));
+        var interval = TimeSpan.FromMilliseconds(Math.Max(1, options.Value.BatchWindowMilliseconds));
         var batch = new List<PendingStatus>();
         try
         {
