@@ -190,6 +190,53 @@ public sealed class BatchingTests(DatabaseFixture database) : IAsyncLifetime
         Assert.Equal(NxMesh.Data.Commands.CommandOutcomeKind.NotConnected, stale.Kind);
     }
 
+    [Fact]
+    public async Task Connections_accepted_in_one_batch_each_get_their_own_epoch_and_the_label_precedence()
+    {
+        var workspaceId = await Seed.WorkspaceAsync(database);
+        var ids = new List<(Guid Id, string Credential)>();
+        for (var i = 0; i < 8; i++)
+        {
+            ids.Add(await Seed.EnrolledAgentAsync(database, workspaceId, new() { ["env"] = "stored", ["tier"] = "web" }));
+        }
+        await using var hub = new HubFactory(database, new() { ["AgentHub:BatchWindowMilliseconds"] = "300" });
+        var registration = TestAgent.Registration(labels: new() { ["env"] = "reported", ["zone"] = "a" });
+        // All at once (one window), plus the first agent twice: its two streams cannot share an epoch.
+        var opening = ids.Select(a => TestAgent.OpenAsync(hub.NewConnectionClient(out _), HubFactory.Credentials(a.Id, a.Credential), registration,
+            agentId: a.Id.ToString("D"))).Append(TestAgent.OpenAsync(hub.NewConnectionClient(out _),
+            HubFactory.Credentials(ids[0].Id, ids[0].Credential), registration, agentId: ids[0].Id.ToString("D"))).ToList();
+        var agents = await Task.WhenAll(opening);
+        try
+        {
+            Assert.All(await Task.WhenAll(agents.Select(a => a.RegistrationAsync())), r => Assert.True(r.Success));
+            // One of the first agent's two streams is replaced (closed); the other stays.
+            var twins = new[] { agents[0], agents[^1] };
+            await Task.WhenAny(twins.Select(t => t.Ended)).WaitAsync(TimeSpan.FromSeconds(10));
+            Assert.Single(twins, t => t.Ended.IsCompleted);
+
+            await using var db = database.CreateDbContext();
+            var rows = await db.Agents.AsNoTracking().Where(a => a.WorkspaceId == workspaceId).ToDictionaryAsync(a => a.Id);
+            Assert.Equal(2, rows[ids[0].Id].ConnectionEpoch);
+            Assert.All(ids.Skip(1), a => Assert.Equal(1, rows[a.Id].ConnectionEpoch));
+            Assert.All(rows.Values, r =>
+            {
+                // Reported < stored: env stays "stored", the reported zone is added.
+                Assert.Equal(new Dictionary<string, string> { ["env"] = "stored", ["tier"] = "web", ["zone"] = "a" }, r.Labels);
+                Assert.Equal((AgentState.Online, "web-01", "0.1.0-test", DeploymentMode.Standalone), (r.State, r.Hostname, r.Version, r.DeploymentMode));
+                Assert.Equal(["http2", "ssl"], r.Capabilities);
+                Assert.NotNull(r.LastSeenAt);
+            });
+            Assert.Equal(8, await db.AgentCredentials.CountAsync(c => c.AgentId != Guid.Empty && c.LastUsedAt != null));
+        }
+        finally
+        {
+            foreach (var agent in agents)
+            {
+                await agent.DisposeAsync();
+            }
+        }
+    }
+
     private ServiceProvider ResolverServices()
     {
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
