@@ -21,7 +21,8 @@ public sealed class AgentHubOptions
     public double DesiredRefreshSeconds { get; set; } = 10;
     /// <summary>An applied config_id different from the desired one for longer than this makes the agent degraded.</summary>
     public double DriftGraceSeconds { get; set; } = 60;
-    public int OutboxPollMilliseconds { get; set; } = 200;
+    /// <summary>How often the outbox is polled for committed changes (the first leg of propagation latency).</summary>
+    public int OutboxPollMilliseconds { get; set; } = 50;
     public int OutboxBatchSize { get; set; } = 100;
     /// <summary>Kestrel HTTP/2 keepalive: ping an idle connection after this long, drop it if unanswered.</summary>
     public double KeepAlivePingDelaySeconds { get; set; } = 15;
