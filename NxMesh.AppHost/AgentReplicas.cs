@@ -13,9 +13,11 @@ public static class AgentReplicas
     /// </summary>
     public static void AddAgentReplicas(this IDistributedApplicationBuilder builder, ControlPlane controlPlane, Stores stores, FleetSettings settings, FleetMode mode)
     {
-        var grpc = controlPlane.AgentHub.GetEndpoint("grpc");
         for (var i = 1; i <= settings.AgentReplicas; i++)
         {
+            // Each replica talks to one hub, named in its environment, so the dashboard shows who serves whom.
+            var hub = controlPlane.AgentHubs[settings.AgentHubOf(i) - 1];
+            var grpc = hub.GetEndpoint("grpc");
             if (mode == FleetMode.Local)
             {
                 var state = stores.LocalData!.AgentState(i);
@@ -30,7 +32,7 @@ public static class AgentReplicas
                     .WithEnvironment("Agent__RegistrationToken", RegistrationToken(stores, i))
                     .WithEnvironment("Agent__Labels__replica", i.ToString(CultureInfo.InvariantCulture))
                     .WithEnvironment("Agent__MasterUrl", grpc)
-                    .WaitFor(controlPlane.AgentHub);
+                    .WaitFor(hub);
             }
             else
             {
@@ -39,7 +41,7 @@ public static class AgentReplicas
                     .WithEnvironment("Agent__Labels__replica", i.ToString(CultureInfo.InvariantCulture))
                     .WithEnvironment("Agent__MasterUrl", grpc)
                     .WithHttpEndpoint(targetPort: 80, name: "http")
-                    .WaitFor(controlPlane.AgentHub);
+                    .WaitFor(hub);
             }
         }
     }

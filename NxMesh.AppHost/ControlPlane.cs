@@ -5,7 +5,14 @@ namespace NxMesh.AppHost;
 public sealed record ControlPlane(
     IResourceBuilder<ProjectResource> Api,
     IResourceBuilder<ProjectResource> AgentHub,
-    IResourceBuilder<ProjectResource> Worker);
+    IResourceBuilder<ProjectResource> Worker)
+{
+    /// <summary>Every AgentHub instance, <see cref="AgentHub"/> first (NxMesh:AgentHubReplicas).</summary>
+    public IReadOnlyList<IResourceBuilder<ProjectResource>> AgentHubs { get; init; } = [AgentHub];
+
+    /// <summary>The migration service (runs once: migrations and the bootstrap seed, including the replicas' tokens).</summary>
+    public IResourceBuilder<ProjectResource>? Migrator { get; init; }
+}
 
 public static class ControlPlaneExtensions
 {
@@ -47,17 +54,36 @@ public static class ControlPlaneExtensions
             .WaitForCompletion(migrator)
             .WithHttpHealthCheck("/health");
 
-        var agentHub = builder.AddProject<Projects.NxMesh_AgentHub>(ResourceNames.AgentHub)
-            .WithStores(stores, redis: true)
-            .WaitForCompletion(migrator)
-            .WithHttpHealthCheck("/health", endpointName: "http");
+        var agentHubs = Enumerable.Range(1, Math.Max(1, settings.AgentHubReplicas))
+            .Select(i => builder.AddAgentHub(i, stores, migrator))
+            .ToList();
 
         var worker = builder.AddProject<Projects.NxMesh_Worker>(ResourceNames.Worker)
             .WithStores(stores, redis: true)
             .WaitForCompletion(migrator)
             .WithHttpHealthCheck("/health");
 
-        return new ControlPlane(api, agentHub, worker);
+        return new ControlPlane(api, agentHubs[0], worker) { AgentHubs = agentHubs, Migrator = migrator };
+    }
+
+    /// <summary>
+    /// AgentHub instance i. Its endpoints come from the project's Kestrel configuration (grpc 5081, http 5082);
+    /// instance i ≥ 2 takes those ports plus 100 × (i − 1), so `./nxmesh.sh up` can run several side by side.
+    /// </summary>
+    private static IResourceBuilder<ProjectResource> AddAgentHub(this IDistributedApplicationBuilder builder, int index, Stores stores,
+        IResourceBuilder<ProjectResource> migrator)
+    {
+        var hub = builder.AddProject<Projects.NxMesh_AgentHub>(ResourceNames.AgentHubInstance(index))
+            .WithStores(stores, redis: true)
+            .WaitForCompletion(migrator)
+            .WithHttpHealthCheck("/health", endpointName: "http");
+        if (index > 1)
+        {
+            var shift = 100 * (index - 1);
+            hub.WithEndpoint("grpc", endpoint => endpoint.Port += shift, createIfNotExists: false)
+                .WithEndpoint("http", endpoint => endpoint.Port += shift, createIfNotExists: false);
+        }
+        return hub;
     }
 
     private static IResourceBuilder<ProjectResource> WithStores(this IResourceBuilder<ProjectResource> project, Stores stores, bool redis)

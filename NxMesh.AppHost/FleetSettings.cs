@@ -13,6 +13,8 @@ public sealed class FleetSettings
     /// <summary>auto (default: container when an engine answers, else local), local or container.</summary>
     public string Mode { get; set; } = "auto";
     public int AgentReplicas { get; set; } = 2;
+    /// <summary>AgentHub instances sharing Postgres and Redis (agenthub, agenthub-2, …); agent replica i uses hub ((i − 1) mod N) + 1.</summary>
+    public int AgentHubReplicas { get; set; } = 1;
     /// <summary>Replica i binds 127.0.0.(10+i) by default; tests use another /24 of 127.0.0.0/8.</summary>
     public string AgentAddressPrefix { get; set; } = "127.0.0.";
     /// <summary>Added to agent ports below 1024; defaults to 0 as root and 8000 otherwise.</summary>
@@ -25,12 +27,17 @@ public sealed class FleetSettings
     public string PostgresBinDirectory { get; set; } = "/usr/lib/postgresql/15/bin";
     public string RedisServer { get; set; } = "redis-server";
     public string NginxBinary { get; set; } = "/usr/sbin/nginx";
+    /// <summary>OTEL_EXPORTER_OTLP_TIMEOUT of every service (ms): keeps a stop within DCP's 6 s SIGTERM grace (see TelemetryExport).</summary>
+    public int OtlpExportTimeoutMilliseconds { get; set; } = 1000;
 
     public static bool RunningAsRoot => Environment.UserName == "root";
 
     public int EffectiveAgentPortOffset => AgentPortOffset ?? (RunningAsRoot ? 0 : 8000);
 
     public string AgentAddress(int index) => AgentAddressPrefix + (10 + index).ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>The 1-based AgentHub instance agent replica <paramref name="replica"/> connects to (round robin).</summary>
+    public int AgentHubOf(int replica) => ((replica - 1) % Math.Max(1, AgentHubReplicas)) + 1;
 
     public FleetMode ResolveMode() => Mode.ToLowerInvariant() switch
     {

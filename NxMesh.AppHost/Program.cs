@@ -14,5 +14,6 @@ var controlPlane = builder.AddControlPlane(stores, settings, mode);
 controlPlane.WithCertificateSettings(builder.Configuration);
 
 builder.AddAgentReplicas(controlPlane, stores, settings, mode);
+builder.BoundTelemetryExport(settings);
 
 builder.Build().Run();

@@ -13,6 +13,9 @@ public static class ResourceNames
     public const string AgentHub = "agenthub";
     public const string Worker = "worker";
 
+    /// <summary>AgentHub instance i (1-based): the first is "agenthub", the others "agenthub-2", "agenthub-3", ….</summary>
+    public static string AgentHubInstance(int index) => index == 1 ? AgentHub : $"{AgentHub}-{index}";
+
     /// <summary>Agent replica i (1-based).</summary>
     public static string Agent(int index) => $"agent-{index}";
 }

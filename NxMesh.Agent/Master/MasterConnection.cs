@@ -99,8 +99,9 @@ internal sealed partial class MasterConnection : BackgroundService
                 LogPermanent(ex.Message);
                 return;
             }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            catch (Exception ex) when (stoppingToken.IsCancellationRequested && ex is OperationCanceledException or RpcException { StatusCode: StatusCode.Cancelled })
             {
+                // The agent is stopping (the call surfaces as CANCELLED): not a connection failure, no reconnect.
                 return;
             }
             catch (Exception ex)

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using NxMesh.Data;
 using NxMesh.Data.Entities;
@@ -37,15 +36,8 @@ public sealed class AuditTrail(NxMeshDbContext db, CurrentUser user, IHttpContex
 
     /// <summary>Announces that the desired nginx config of a workspace's agents may have changed.</summary>
     public void ConfigChanged(Guid workspaceId, string resourceType, Guid? resourceId, string action) =>
-        Outbox(WorkspaceConfigChanged, workspaceId, new { workspace_id = workspaceId, resource_type = resourceType, resource_id = resourceId, action });
+        db.Outbox.Add(OutboxMessages.ConfigChanged(workspaceId, resourceType, resourceId, action, DateTimeOffset.UtcNow));
 
     public void Outbox(string type, Guid? workspaceId, object payload) =>
-        db.Outbox.Add(new OutboxMessage
-        {
-            Type = type,
-            WorkspaceId = workspaceId,
-            Payload = JsonSerializer.Serialize(payload, ApiJson.Options),
-            TraceParent = Activity.Current?.Id,
-            CreatedAt = DateTimeOffset.UtcNow,
-        });
+        db.Outbox.Add(OutboxMessages.Create(type, workspaceId, JsonSerializer.Serialize(payload, ApiJson.Options), DateTimeOffset.UtcNow));
 }

@@ -1,6 +1,5 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
-using System.Text.Json;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
@@ -161,17 +160,7 @@ internal sealed class AcmeIssuer(NxMeshDbContext db, IDataProtectionProvider dat
     }
 
     private void ConfigChanged(Certificate certificate, string action) =>
-        db.Outbox.Add(new OutboxMessage
-        {
-            Type = OutboxTypes.WorkspaceConfigChanged,
-            WorkspaceId = certificate.WorkspaceId,
-            Payload = JsonSerializer.Serialize(new Dictionary<string, object?>
-            {
-                ["workspace_id"] = certificate.WorkspaceId, ["resource_type"] = "certificate", ["resource_id"] = certificate.Id, ["action"] = action,
-            }),
-            TraceParent = System.Diagnostics.Activity.Current?.Id,
-            CreatedAt = time.GetUtcNow(),
-        });
+        db.Outbox.Add(OutboxMessages.ConfigChanged(certificate.WorkspaceId, "certificate", certificate.Id, action, time.GetUtcNow()));
 
     /// <summary>The account key of a directory, created (and stored protected) on first use.</summary>
     private async Task<ECDsa> AccountKeyAsync(string directoryUrl, CancellationToken cancellationToken)

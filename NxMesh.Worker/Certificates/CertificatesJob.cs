@@ -156,17 +156,7 @@ internal sealed class CertificatesJob(NxMeshDbContext db, AcmeIssuer issuer, IDa
     }
 
     private void ConfigChanged(Certificate certificate, string action) =>
-        db.Outbox.Add(new OutboxMessage
-        {
-            Type = OutboxTypes.WorkspaceConfigChanged,
-            WorkspaceId = certificate.WorkspaceId,
-            Payload = JsonSerializer.Serialize(new Dictionary<string, object?>
-            {
-                ["workspace_id"] = certificate.WorkspaceId, ["resource_type"] = "certificate", ["resource_id"] = certificate.Id, ["action"] = action,
-            }),
-            TraceParent = System.Diagnostics.Activity.Current?.Id,
-            CreatedAt = time.GetUtcNow(),
-        });
+        db.Outbox.Add(OutboxMessages.ConfigChanged(certificate.WorkspaceId, "certificate", certificate.Id, action, time.GetUtcNow()));
 
     /// <summary>ECDSA P-256, SAN = the domain, valid from a minute ago for a year (as the Api issues them).</summary>
     private static IssuedCertificate SelfSigned(string domain, DateTimeOffset now)

@@ -16,9 +16,12 @@ namespace NxMesh.EndToEnd.Tests;
 /// directory URL; the processes start on first use. Test domains resolve to replica 1's address by default; Pebble
 /// validates HTTP-01 on that address's port 80 (+ the fleet's port offset), i.e. replica 1's nginx.
 /// PEBBLE_VA_NOSLEEP=1, no nonce rejection, no authorization reuse; never PEBBLE_VA_ALWAYS_VALID.
+/// <see cref="BlockedDomain"/> is on Pebble's <c>domainBlocklist</c>: orders for it are refused (rejectedIdentifier).
 /// </summary>
 public sealed class AcmeTestServer : IAsyncDisposable
 {
+    /// <summary>Pebble refuses new orders naming this domain by policy, before any challenge.</summary>
+    public const string BlockedDomain = "refused-by-policy.nxmesh.test";
     private readonly string _directory = Path.Combine(Path.GetTempPath(), "nxmesh-pebble-" + Guid.NewGuid().ToString("N")[..12]);
     private readonly int _acmePort = LocalDataDirectory.FreeTcpPort();
     private readonly int _managementPort = LocalDataDirectory.FreeTcpPort();
@@ -78,6 +81,7 @@ public sealed class AcmeTestServer : IAsyncDisposable
                     ["tlsPort"] = LocalDataDirectory.FreeTcpPort(),
                     ["ocspResponderURL"] = "",
                     ["externalAccountBindingRequired"] = false,
+                    ["domainBlocklist"] = new JsonArray(BlockedDomain),
                 },
             };
             var configPath = Path.Combine(_directory, "pebble.json");

@@ -19,8 +19,9 @@ namespace NxMesh.EndToEnd.Tests;
 /// <summary>
 /// Issue 8's Must-show through the real AppHost and a real ACME server (Pebble): a Let's Encrypt-style certificate is
 /// issued with HTTP-01 answered by replica 1's nginx, served over TLS (chain valid against Pebble's root), renewed
-/// by the Worker when it nears expiry; failures end in <c>failed</c> with Pebble's message while the previous
-/// certificate keeps being served; a database dump holds no private key.
+/// by the Worker when it nears expiry; failures (an unreachable challenge, an order Pebble refuses by policy) end in
+/// <c>failed</c> with Pebble's message while the previous certificate keeps being served; a database dump holds no
+/// private key.
 /// </summary>
 [Collection(FleetCollection.Name)]
 public sealed class CertificateTests(FleetFixture fleet)
@@ -124,6 +125,33 @@ public sealed class CertificateTests(FleetFixture fleet)
             await fleet.Acme.ClearAddressAsync(neverDomain);
             await api.DeleteAsync($"/v1/certificates/{never}");
             await api.DeleteSiteAsync(site);
+        }
+    }
+
+    [Fact]
+    public async Task An_order_the_acme_server_refuses_ends_in_failed_with_its_problem_type_and_detail()
+    {
+        await fleet.Acme.StartAsync();
+        using var api = await Rest.OpenAsync(fleet);
+        await using var events = await EventRecorder.StartAsync(fleet);
+        var id = Guid.Parse((string)(await api.PostAsync($"/v1/workspaces/{api.WorkspaceId}/certificates",
+            new { domain = AcmeTestServer.BlockedDomain, provider = "letsencrypt" }))["id"]!);
+        try
+        {
+            // Pebble answers the new order with a rejectedIdentifier problem: no challenge, no agent involved.
+            var failed = await api.WaitCertificateAsync(id, c => (string?)c["status"] == "failed", IssueTimeout, "certificate failed");
+            var error = (string)failed["last_error"]!;
+            Assert.Contains("rejectedIdentifier", error, StringComparison.Ordinal);
+            Assert.Contains("issuance is forbidden by policy", error, StringComparison.Ordinal);
+            Assert.Contains(AcmeTestServer.BlockedDomain, error, StringComparison.Ordinal);
+            Assert.Null((string?)failed["fingerprint_sha256"]);
+            Assert.True((int)failed["failed_attempts"]! >= 1);
+            var failedEvent = await events.WaitAsync("certificate.failed", id, api.WorkspaceId);
+            Assert.Contains("rejectedIdentifier", (string)failedEvent["data"]!["error"]!, StringComparison.Ordinal);
+        }
+        finally
+        {
+            await api.DeleteAsync($"/v1/certificates/{id}");
         }
     }
 

@@ -15,7 +15,8 @@ namespace NxMesh.EndToEnd.Tests;
 /// <summary>
 /// Issue 10's browser test: web/e2e/console.mjs drives Debian's Chromium (playwright-core) through the console served
 /// by the fleet's Api — login, upstream and virtual host created in the UI and served by every targeted agent, a
-/// validation error next to its field, a reload with its result, first-login password change of a viewer who sees
+/// validation error next to its field, requests sent through replica 1 appearing in the access-log view (filters,
+/// follow mode) and in the agent's recent access logs and metrics, a reload with its result, first-login password change of a viewer who sees
 /// no edit controls while the API refuses the edits, logout. Screenshots go to tests/artifacts/ui/.
 /// </summary>
 [Collection(FleetCollection.Name)]

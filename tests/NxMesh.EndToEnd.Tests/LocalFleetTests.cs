@@ -72,7 +72,7 @@ public sealed class LocalFleetTests(FleetFixture fleet)
         await using var command = new NpgsqlCommand("""
             SELECT u.email, m.role, o.slug, w.slug,
                    (SELECT count(*) FROM agents a WHERE a.workspace_id = w.id),
-                   (SELECT count(*) FROM registration_tokens t WHERE t.workspace_id = w.id AND t.used_at IS NULL)
+                   (SELECT count(*) FROM registration_tokens t WHERE t.workspace_id = w.id)
             FROM users u JOIN memberships m ON m.user_id = u.id JOIN organizations o ON o.id = m.organization_id
             JOIN workspaces w ON w.organization_id = o.id
             """, connection);

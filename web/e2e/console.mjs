@@ -31,10 +31,10 @@ async function run(name, body) {
 const nav = (page, name) => page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name, exact: true });
 const shot = (page, name) => page.screenshot({ path: path.join(args.artifacts, `${name}.png`), fullPage: true });
 
-/** GET http://agent/ with a Host header (node:http: fetch cannot set Host). */
-function getVia(agentUrl, host) {
+/** GET http://agent/path with a Host header (node:http: fetch cannot set Host). */
+function getVia(agentUrl, host, path = '/') {
   return new Promise((resolve, reject) => {
-    const request = http.get(agentUrl + '/', { headers: { Host: host }, timeout: 5000 }, (response) => {
+    const request = http.get(agentUrl + path, { headers: { Host: host }, timeout: 5000 }, (response) => {
       let body = '';
       response.on('data', (chunk) => (body += chunk));
       response.on('end', () => resolve({ status: response.statusCode, body }));
@@ -202,6 +202,35 @@ try {
     }
   });
 
+  const logPath = `/ui-log-${suffix}/`;
+  const logRequests = 3;
+  await run('requests through replica 1 appear in the access-log view (filters, follow mode)', async () => {
+    for (let i = 0; i < logRequests; i++) {
+      const answer = await getVia(agentUrls[0], serverName, `${logPath}${i}`);
+      expect(answer.status === 200, `GET ${logPath}${i}: ${answer.status}`);
+    }
+    await nav(page, 'Access logs').click();
+    await page.getByRole('heading', { name: 'Access logs' }).waitFor();
+    await page.getByLabel('Host', { exact: true }).fill(serverName);
+    await page.getByLabel('Path', { exact: true }).fill(logPath);
+    await page.getByLabel('Agent id', { exact: true }).fill(agentsByReplica['1']);
+    await page.getByRole('button', { name: 'Apply filters' }).click();
+    // Follow mode re-reads the newest page every 2 s: the agent ships its batch within a second or so.
+    await page.getByLabel('Follow').check();
+    const rows = page.locator(`table.logs tr[data-log-uri^="${logPath}"]`);
+    await until(`${logRequests} requests for ${logPath} in the view`, async () => (await rows.count()) === logRequests, 30000);
+    for (const row of await rows.all()) {
+      expect((await row.getAttribute('data-log-status')) === '200', `status of ${await row.innerText()}`);
+      expect((await row.innerText()).includes(serverName), `host missing in ${await row.innerText()}`);
+    }
+    expect((await page.locator('table.logs tbody tr').count()) === logRequests, 'rows of other requests passed the filters');
+    expect((await page.getByText('not available on this server').count()) === 0, 'the access-log view says it is not available');
+    await shot(page, '08-access-logs');
+    await page.getByLabel('Follow').uncheck();
+    await nav(page, 'Fleet').click();
+    await page.locator(`tr[data-agent-id="${agentsByReplica['1']}"]`).waitFor();
+  });
+
   await run('agent detail: config preview and a reload with its result', async () => {
     await page.locator(`tr[data-agent-id="${agentsByReplica['1']}"] a`).first().click();
     await page.getByRole('heading', { name: 'Overview' }).waitFor();
@@ -213,14 +242,18 @@ try {
     const result = page.locator('[data-action="Reload"]');
     await result.waitFor({ timeout: 45000 });
     expect((await result.getAttribute('data-success')) === 'true', `reload failed: ${await result.innerText()}`);
+    // Telemetry: the requests above in the recent access logs, and counted in the metrics (stats and series).
+    await page.locator(`section[aria-labelledby="recent-logs"] tr[data-log-uri^="${logPath}"]`).first().waitFor();
+    const metrics = page.locator('section[aria-labelledby="metrics"]');
+    await page.locator('[data-stat="Requests"]').waitFor();
+    const requests = Number(await page.locator('[data-stat="Requests"]').getAttribute('data-value'));
+    expect(requests >= logRequests, `metrics count ${requests} requests`);
+    expect((await metrics.locator('figure.chart svg path').count()) === 4, 'no metrics charts drawn');
+    expect((await page.getByText('not available on this server').count()) === 0, 'agent detail says telemetry is not available');
     await shot(page, '07-agent-detail');
   });
 
-  await run('access logs, events, certificates and audit screens render', async () => {
-    await nav(page, 'Access logs').click();
-    await page.getByRole('heading', { name: 'Access logs' }).waitFor();
-    await page.locator('.empty, table.logs').first().waitFor();
-    await shot(page, '08-access-logs');
+  await run('events, certificates and audit screens render', async () => {
     await nav(page, 'Events').click();
     await page.getByRole('heading', { name: 'Events' }).waitFor();
     await page.locator('li[data-event-type="config.applied"]').first().waitFor();

@@ -25,39 +25,9 @@ export type ErrorDetail = S['ErrorDetail'];
 export type PageMeta = S['PageMeta'];
 export type Paged<T> = { data: T[]; meta: PageMeta };
 
-// Telemetry (spec "Metrics" / "Access Logs"): typed here from the spec until the Api documents them; when the
-// OpenAPI document gains them, these move to the generated schema.
-export interface AccessLogEntry {
-  id: string;
-  agent_id: string;
-  timestamp: string;
-  remote_addr: string;
-  method: string;
-  uri: string;
-  protocol: string;
-  host: string;
-  status: number;
-  body_bytes_sent: number;
-  response_time_ms: number;
-  user_agent?: string | null;
-  referer?: string | null;
-  request_id?: string | null;
-}
-export interface AccessLogPage {
-  data: AccessLogEntry[];
-  /** next_cursor: pass as `cursor` for the next (older) page; null on the last page */
-  meta: { total: number; total_capped?: boolean; limit: number; next_cursor?: string | null };
-}
-export interface MetricsSummary {
-  requests_total?: number;
-  requests_per_second?: number;
-  error_rate?: number;
-  active_connections?: number;
-  bandwidth?: { in_bytes: number; out_bytes: number };
-  status_codes?: Record<string, number>;
-  /** with `step`: one point per window [timestamp, timestamp + step) */
-  series?: { timestamp: string; requests_total: number; requests_per_second: number; error_rate: number; active_connections: number }[];
-}
+export type AccessLogEntry = S['AccessLogResponse'];
+export type AccessLogPage = S['AccessLogPage'];
+export type MetricsSummary = S['MetricsResponse'];
 
 /** A WebSocket event: {type, timestamp, data}. */
 export interface FeedEvent {

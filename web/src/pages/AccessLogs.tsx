@@ -1,8 +1,9 @@
-import { useEffect, useState, type FormEvent } from 'react';
+import { useEffect, useState } from 'react';
 import { useSearchParams } from 'react-router-dom';
 import { ApiError, get } from '../api/client';
 import type { AccessLogEntry, AccessLogPage } from '../api/types';
-import { Empty, ErrorBox, Field, Loading, PageHeader, shortId } from '../ui';
+import { Empty, ErrorBox, Loading, PageHeader, shortId, when } from '../ui';
+import { FilterForm, TextField } from '../forms';
 import { useWorkspace } from '../workspace';
 import { iso } from './AgentDetail';
 
@@ -26,8 +27,8 @@ export function AccessLogTable({ entries }: { entries: AccessLogEntry[] }) {
         </thead>
         <tbody>
           {entries.map((e) => (
-            <tr key={e.id} data-log-uri={e.uri} data-log-status={e.status}>
-              <td>{new Date(e.timestamp).toLocaleTimeString()}</td>
+            <tr key={e.id} data-log-uri={e.uri ?? ''} data-log-status={e.status}>
+              <td title={when(e.timestamp)}>{new Date(String(e.timestamp)).toLocaleTimeString()}</td>
               <td>
                 <code>{shortId(e.agent_id).slice(0, 8)}</code>
               </td>
@@ -59,7 +60,6 @@ export function AccessLogsPage() {
   const cursor = cursors[cursors.length - 1];
   const [follow, setFollow] = useState(false);
   const [page, setPage] = useState<AccessLogPage | null>(null);
-  const [unavailable, setUnavailable] = useState(false);
   const [error, setError] = useState<unknown>(null);
   const [loading, setLoading] = useState(true);
 
@@ -84,9 +84,7 @@ export function AccessLogsPage() {
           setError(null);
         }
       } catch (e) {
-        if (stopped) return;
-        if (e instanceof ApiError && (e.status === 404 || e.status === 405) && e.details.length === 0) setUnavailable(true);
-        else setError(e);
+        if (!stopped) setError(e);
       } finally {
         if (!stopped) setLoading(false);
       }
@@ -101,13 +99,12 @@ export function AccessLogsPage() {
     };
   }, [workspace.id, filters, cursor, follow]);
 
-  const apply = (e: FormEvent) => {
-    e.preventDefault();
+  const apply = () => {
     setCursors([null]);
     setFilters(draft);
   };
   const fieldError = (name: string) => (error instanceof ApiError ? error.field(name) : undefined);
-  const set = (name: keyof Filters) => (e: { target: { value: string } }) => setDraft({ ...draft, [name]: e.target.value });
+  const set = (name: keyof Filters) => (value: string) => setDraft({ ...draft, [name]: value });
 
   return (
     <>
@@ -116,30 +113,15 @@ export function AccessLogsPage() {
           <input type="checkbox" checked={follow} onChange={(e) => setFollow(e.target.checked)} /> Follow
         </label>
       </PageHeader>
-      <form className="filters" onSubmit={apply} aria-label="Filter access logs">
-        <Field label="From" error={fieldError('from')}>
-          {(id, d) => <input id={id} aria-describedby={d} type="datetime-local" value={draft.from} onChange={set('from')} disabled={follow} />}
-        </Field>
-        <Field label="To" error={fieldError('to')}>
-          {(id, d) => <input id={id} aria-describedby={d} type="datetime-local" value={draft.to} onChange={set('to')} disabled={follow} />}
-        </Field>
-        <Field label="Status" error={fieldError('status_code')}>
-          {(id, d) => <input id={id} aria-describedby={d} inputMode="numeric" value={draft.status_code} onChange={set('status_code')} placeholder="500" />}
-        </Field>
-        <Field label="Host" error={fieldError('host')}>
-          {(id, d) => <input id={id} aria-describedby={d} value={draft.host} onChange={set('host')} />}
-        </Field>
-        <Field label="Path" error={fieldError('uri')}>
-          {(id, d) => <input id={id} aria-describedby={d} value={draft.uri} onChange={set('uri')} />}
-        </Field>
-        <Field label="Agent id" error={fieldError('agent_id')}>
-          {(id, d) => <input id={id} aria-describedby={d} value={draft.agent_id} onChange={set('agent_id')} />}
-        </Field>
-        <button type="submit">Apply filters</button>
-      </form>
-      {unavailable ? (
-        <Empty title="Access logs are not available on this server yet">The Api does not serve /workspaces/{'{id}'}/access-logs.</Empty>
-      ) : error ? (
+      <FilterForm label="Filter access logs" onApply={apply}>
+        <TextField label="From" error={fieldError('from')} type="datetime-local" value={draft.from} onChange={set('from')} disabled={follow} />
+        <TextField label="To" error={fieldError('to')} type="datetime-local" value={draft.to} onChange={set('to')} disabled={follow} />
+        <TextField label="Status" error={fieldError('status_code')} inputMode="numeric" value={draft.status_code} onChange={set('status_code')} placeholder="500 or 5xx" />
+        <TextField label="Host" error={fieldError('host')} value={draft.host} onChange={set('host')} />
+        <TextField label="Path" error={fieldError('uri')} value={draft.uri} onChange={set('uri')} placeholder="/api/" />
+        <TextField label="Agent id" error={fieldError('agent_id')} value={draft.agent_id} onChange={set('agent_id')} />
+      </FilterForm>
+      {error ? (
         <ErrorBox error={error} />
       ) : loading && !page ? (
         <Loading />

@@ -210,19 +210,14 @@ function Actions({ agent, role, onDone }: { agent: AgentDetail; role: string; on
   );
 }
 
-/** Metric samples over a chosen range, when the Api serves /agents/{id}/metrics (telemetry); a clear note otherwise. */
+/** Traffic of the agent over a chosen range (from the Api's per-minute rollups of its access logs), with a series per step. */
 function Metrics({ agentId }: { agentId: string }) {
   const [range, setRange] = useState<keyof typeof ranges>('1h');
   const state = useLoad(async () => {
     const to = new Date();
     const [minutes, step] = ranges[range];
     const from = new Date(to.getTime() - minutes * 60000);
-    try {
-      return await get<MetricsSummary>(`/agents/${agentId}/metrics`, { from: iso(from), to: iso(to), step });
-    } catch (e) {
-      if (e instanceof ApiError && (e.status === 404 || e.status === 405)) return null;
-      throw e;
-    }
+    return await get<MetricsSummary>(`/agents/${agentId}/metrics`, { from: iso(from), to: iso(to), step });
   }, [agentId, range]);
   return (
     <section className="card" aria-labelledby="metrics">
@@ -237,37 +232,36 @@ function Metrics({ agentId }: { agentId: string }) {
         </div>
       </div>
       <Loaded state={state}>
-        {(metrics) =>
-          metrics === null ? (
-            <Empty title="Metrics are not available on this server yet">The Api does not serve /agents/{'{id}'}/metrics; the health panel shows the latest report.</Empty>
-          ) : (
-            <>
-              <div className="stats">
-                {metrics.requests_total !== undefined && <Stat label="Requests" value={metrics.requests_total} />}
-                {metrics.requests_per_second !== undefined && <Stat label="Requests/s" value={metrics.requests_per_second} />}
-                {metrics.error_rate !== undefined && <Stat label="Error rate" value={`${(metrics.error_rate * 100).toFixed(2)} %`} />}
-                {metrics.active_connections !== undefined && <Stat label="Connections" value={metrics.active_connections} />}
+        {(metrics) => (
+          <>
+            <div className="stats">
+              <Stat label="Requests" value={metrics.requests_total} />
+              <Stat label="Requests/s" value={rate(metrics.requests_per_second)} />
+              <Stat label="Error rate" value={`${(metrics.error_rate * 100).toFixed(2)} %`} />
+              <Stat label="Connections" value={metrics.active_connections} />
+            </div>
+            {metrics.series && metrics.series.length > 0 ? (
+              <div className="charts">
+                {(['requests_per_second', 'error_rate', 'active_connections', 'requests_total'] as const).map((name) => (
+                  <LineChart key={name} title={name.replaceAll('_', ' ')} points={metrics.series!.map((s) => ({ t: new Date(String(s.timestamp)).getTime(), v: s[name] }))} />
+                ))}
               </div>
-              {metrics.series && metrics.series.length > 0 ? (
-                <div className="charts">
-                  {(['requests_per_second', 'error_rate', 'active_connections', 'requests_total'] as const).map((name) => (
-                    <LineChart key={name} title={name.replaceAll('_', ' ')} points={metrics.series!.map((s) => ({ t: new Date(s.timestamp).getTime(), v: s[name] }))} />
-                  ))}
-                </div>
-              ) : (
-                <p className="muted">No samples in this range.</p>
-              )}
-            </>
-          )
-        }
+            ) : (
+              <p className="muted">No samples in this range.</p>
+            )}
+          </>
+        )}
       </Loaded>
     </section>
   );
 }
 
+/** Three significant digits below 100 (a quiet hour is 0.00111/s, not 0), whole numbers above. */
+const rate = (perSecond: number) => (perSecond >= 100 ? Math.round(perSecond).toLocaleString() : String(Number(perSecond.toPrecision(3))));
+
 function Stat({ label, value }: { label: string; value: number | string }) {
   return (
-    <div className="stat">
+    <div className="stat" data-stat={label} data-value={value}>
       <div className="muted small">{label}</div>
       <div className="stat-value">{typeof value === 'number' ? value.toLocaleString() : value}</div>
     </div>
@@ -276,14 +270,7 @@ function Stat({ label, value }: { label: string; value: number | string }) {
 
 function RecentLogs({ agentId }: { agentId: string }) {
   const { workspace, base } = useWorkspace();
-  const state = useLoad(async () => {
-    try {
-      return await get<AccessLogPage>(`/workspaces/${workspace.id}/access-logs`, { agent_id: agentId, limit: 20 });
-    } catch (e) {
-      if (e instanceof ApiError && (e.status === 404 || e.status === 405)) return null;
-      throw e;
-    }
-  }, [agentId]);
+  const state = useLoad(() => get<AccessLogPage>(`/workspaces/${workspace.id}/access-logs`, { agent_id: agentId, limit: 20 }), [agentId]);
   return (
     <section className="card" aria-labelledby="recent-logs">
       <div className="section-header">
@@ -291,7 +278,7 @@ function RecentLogs({ agentId }: { agentId: string }) {
         <Link to={`${base}/access-logs?agent_id=${agentId}`}>All access logs</Link>
       </div>
       <Loaded state={state}>
-        {(page) => (page === null ? <Empty title="Access logs are not available on this server yet" /> : page.data.length === 0 ? <Empty title="No requests logged yet" /> : <AccessLogTable entries={page.data} />)}
+        {(page) => (page.data.length === 0 ? <Empty title="No requests logged yet" /> : <AccessLogTable entries={page.data} />)}
       </Loaded>
     </section>
   );

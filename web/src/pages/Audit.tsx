@@ -1,8 +1,9 @@
-import { Fragment, useState, type FormEvent } from 'react';
+import { Fragment, useState } from 'react';
 import { get } from '../api/client';
 import type { AuditEntry, Paged } from '../api/types';
 import { canAdmin } from '../api/types';
 import { Empty, Field, Loaded, PageHeader, Pager, useLoad, when } from '../ui';
+import { FilterForm, TextField } from '../forms';
 import { useWorkspace } from '../workspace';
 
 export function AuditPage() {
@@ -24,8 +25,7 @@ export function AuditPage() {
         : null,
     [workspace.id, page, filters, role],
   );
-  const submit = (e: FormEvent) => {
-    e.preventDefault();
+  const submit = () => {
     setPage(1);
     setFilters(draft);
   };
@@ -40,7 +40,7 @@ export function AuditPage() {
   return (
     <>
       <PageHeader title="Audit log" />
-      <form className="filters" onSubmit={submit} aria-label="Filter audit log">
+      <FilterForm label="Filter audit log" onApply={submit}>
         <Field label="Scope">
           {(id) => (
             <select id={id} value={draft.scope} onChange={(e) => setDraft({ ...draft, scope: e.target.value })}>
@@ -49,14 +49,9 @@ export function AuditPage() {
             </select>
           )}
         </Field>
-        <Field label="Resource type">
-          {(id) => <input id={id} value={draft.resource_type} onChange={(e) => setDraft({ ...draft, resource_type: e.target.value })} placeholder="virtual_host" />}
-        </Field>
-        <Field label="Action">
-          {(id) => <input id={id} value={draft.action} onChange={(e) => setDraft({ ...draft, action: e.target.value })} placeholder="create" />}
-        </Field>
-        <button type="submit">Apply filters</button>
-      </form>
+        <TextField label="Resource type" value={draft.resource_type} onChange={(resource_type) => setDraft({ ...draft, resource_type })} placeholder="virtual_host" />
+        <TextField label="Action" value={draft.action} onChange={(action) => setDraft({ ...draft, action })} placeholder="create" />
+      </FilterForm>
       <Loaded state={state}>
         {(list) =>
           !list || list.data.length === 0 ? (

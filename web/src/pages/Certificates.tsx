@@ -1,8 +1,9 @@
-import { useState, type FormEvent } from 'react';
+import { useState } from 'react';
 import { del, get, post } from '../api/client';
 import type { Certificate, Paged } from '../api/types';
 import { canEdit } from '../api/types';
-import { ConfirmButton, Empty, ErrorBox, Field, fieldErrors, Loaded, PageHeader, Pager, useLoad, when } from '../ui';
+import { ConfirmButton, Empty, ErrorBox, Field, Loaded, PageHeader, Pager, useLoad, when } from '../ui';
+import { CardForm, TextField } from '../forms';
 import { useWorkspace } from '../workspace';
 
 const day = 86400000;
@@ -103,66 +104,51 @@ function RequestForm({ onCreated }: { onCreated: () => void }) {
   const [autoRenew, setAutoRenew] = useState(true);
   const [certificatePem, setCertificatePem] = useState('');
   const [keyPem, setKeyPem] = useState('');
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
-  const { fe, Rest } = fieldErrors(error);
-  const submit = async (e: FormEvent) => {
-    e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      await post(`/workspaces/${workspace.id}/certificates`, {
-        domain,
-        provider,
-        auto_renew: provider === 'custom' ? false : autoRenew,
-        ...(provider === 'custom' ? { certificate_pem: certificatePem, private_key_pem: keyPem } : {}),
-      });
-      setDomain('');
-      setCertificatePem('');
-      setKeyPem('');
-      onCreated();
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+  const submit = async () => {
+    await post(`/workspaces/${workspace.id}/certificates`, {
+      domain,
+      provider,
+      auto_renew: provider === 'custom' ? false : autoRenew,
+      ...(provider === 'custom' ? { certificate_pem: certificatePem, private_key_pem: keyPem } : {}),
+    });
+    setDomain('');
+    setCertificatePem('');
+    setKeyPem('');
+    onCreated();
   };
   return (
-    <form className="card" onSubmit={submit} aria-label="Request certificate">
-      <h2>Request a certificate</h2>
-      <div className="row">
-        <Field label="Domain" error={fe('domain')}>
-          {(id, d) => <input id={id} aria-describedby={d} value={domain} onChange={(e) => setDomain(e.target.value)} placeholder="www.example.com" />}
-        </Field>
-        <Field label="Provider" error={fe('provider')}>
-          {(id, d) => (
-            <select id={id} aria-describedby={d} value={provider} onChange={(e) => setProvider(e.target.value)}>
-              <option value="letsencrypt">Let's Encrypt</option>
-              <option value="self_signed">self-signed</option>
-              <option value="custom">upload (custom)</option>
-            </select>
+    <CardForm title="Request a certificate" label="Request certificate" submitLabel="Request certificate" busyLabel="Requesting…" onSubmit={submit}>
+      {(fe) => (
+        <>
+          <div className="row">
+            <TextField label="Domain" error={fe('domain')} value={domain} onChange={setDomain} placeholder="www.example.com" />
+            <Field label="Provider" error={fe('provider')}>
+              {(id, d) => (
+                <select id={id} aria-describedby={d} value={provider} onChange={(e) => setProvider(e.target.value)}>
+                  <option value="letsencrypt">Let's Encrypt</option>
+                  <option value="self_signed">self-signed</option>
+                  <option value="custom">upload (custom)</option>
+                </select>
+              )}
+            </Field>
+            {provider !== 'custom' && (
+              <label className="check">
+                <input type="checkbox" checked={autoRenew} onChange={(e) => setAutoRenew(e.target.checked)} /> renew automatically
+              </label>
+            )}
+          </div>
+          {provider === 'custom' && (
+            <div className="row">
+              <Field label="Certificate (PEM, with chain)" error={fe('certificate_pem')}>
+                {(id, d) => <textarea id={id} aria-describedby={d} rows={5} value={certificatePem} onChange={(e) => setCertificatePem(e.target.value)} />}
+              </Field>
+              <Field label="Private key (PEM)" error={fe('private_key_pem')}>
+                {(id, d) => <textarea id={id} aria-describedby={d} rows={5} value={keyPem} onChange={(e) => setKeyPem(e.target.value)} />}
+              </Field>
+            </div>
           )}
-        </Field>
-        {provider !== 'custom' && (
-          <label className="check">
-            <input type="checkbox" checked={autoRenew} onChange={(e) => setAutoRenew(e.target.checked)} /> renew automatically
-          </label>
-        )}
-      </div>
-      {provider === 'custom' && (
-        <div className="row">
-          <Field label="Certificate (PEM, with chain)" error={fe('certificate_pem')}>
-            {(id, d) => <textarea id={id} aria-describedby={d} rows={5} value={certificatePem} onChange={(e) => setCertificatePem(e.target.value)} />}
-          </Field>
-          <Field label="Private key (PEM)" error={fe('private_key_pem')}>
-            {(id, d) => <textarea id={id} aria-describedby={d} rows={5} value={keyPem} onChange={(e) => setKeyPem(e.target.value)} />}
-          </Field>
-        </div>
+        </>
       )}
-      <Rest />
-      <button type="submit" className="primary" disabled={busy}>
-        {busy ? 'Requesting…' : 'Request certificate'}
-      </button>
-    </form>
+    </CardForm>
   );
 }

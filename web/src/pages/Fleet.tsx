@@ -4,6 +4,7 @@ import { ApiError, get } from '../api/client';
 import type { AgentDetail, FeedEvent, Paged } from '../api/types';
 import { useEvents } from '../events';
 import { ago, Empty, ErrorBox, Field, Labels, Loaded, PageHeader, shortId, StateBadge, useLoad } from '../ui';
+import { FilterForm, TextField } from '../forms';
 import { useWorkspace } from '../workspace';
 
 /** Applies one event to an agent row: the fleet stays current from the feed alone, without polling. */
@@ -64,21 +65,18 @@ export function FleetPage() {
           Refresh
         </button>
       </PageHeader>
-      <form
-        className="filters"
-        aria-label="Filter agents"
-        onSubmit={(e) => {
-          e.preventDefault();
+      <FilterForm
+        label="Filter agents"
+        submitLabel="Filter"
+        onApply={() =>
           setParams((p) => {
             if (draft) p.set('selector', draft);
             else p.delete('selector');
             return p;
-          });
-        }}
+          })
+        }
       >
-        <Field label="Label selector" error={selectorError} hint="Kubernetes syntax: env=prod, tier in (web,api), !canary">
-          {(id, d) => <input id={id} aria-describedby={d} value={draft} placeholder="env=production" onChange={(e) => setDraft(e.target.value)} />}
-        </Field>
+        <TextField label="Label selector" error={selectorError} hint="Kubernetes syntax: env=prod, tier in (web,api), !canary" value={draft} placeholder="env=production" onChange={setDraft} />
         <Field label="State">
           {(id) => (
             <select
@@ -98,8 +96,7 @@ export function FleetPage() {
             </select>
           )}
         </Field>
-        <button type="submit">Filter</button>
-      </form>
+      </FilterForm>
       {unknownAgent && (
         <p className="notice" role="status">
           A new agent connected.{' '}

@@ -1,9 +1,10 @@
-import { useState, type FormEvent } from 'react';
+import { useState } from 'react';
 import { del, get, patch, post } from '../api/client';
 import type { AddedMember, Member, Paged, Role } from '../api/types';
 import { canAdmin } from '../api/types';
 import { useAuth } from '../auth';
-import { ConfirmButton, Copyable, Empty, ErrorBox, Field, fieldErrors, Loaded, PageHeader, Pager, useLoad, when } from '../ui';
+import { ConfirmButton, Copyable, Empty, ErrorBox, Field, Loaded, PageHeader, Pager, useLoad, when } from '../ui';
+import { CardForm, TextField } from '../forms';
 import { useWorkspace } from '../workspace';
 
 const roles: Role[] = ['viewer', 'editor', 'admin', 'owner'];
@@ -110,45 +111,28 @@ export function MembersPage() {
 function AddMemberForm({ orgId, onAdded }: { orgId: string; onAdded: (member: AddedMember) => void }) {
   const [email, setEmail] = useState('');
   const [role, setRole] = useState<Role>('viewer');
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
-  const { fe, Rest } = fieldErrors(error);
-  const submit = async (e: FormEvent) => {
-    e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      onAdded(await post<AddedMember>(`/organizations/${orgId}/members`, { email, role }));
-      setEmail('');
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+  const submit = async () => {
+    onAdded(await post<AddedMember>(`/organizations/${orgId}/members`, { email, role }));
+    setEmail('');
   };
   return (
-    <form className="card" onSubmit={submit} aria-label="Add member">
-      <h2>Add a member</h2>
-      <div className="row">
-        <Field label="Email" error={fe('email')}>
-          {(id, d) => <input id={id} aria-describedby={d} type="email" value={email} onChange={(e) => setEmail(e.target.value)} required />}
-        </Field>
-        <Field label="Role" error={fe('role')}>
-          {(id, d) => (
-            <select id={id} aria-describedby={d} value={role} onChange={(e) => setRole(e.target.value as Role)}>
-              {roles.map((r) => (
-                <option key={r} value={r}>
-                  {r}
-                </option>
-              ))}
-            </select>
-          )}
-        </Field>
-      </div>
-      <Rest />
-      <button type="submit" className="primary" disabled={busy}>
-        {busy ? 'Adding…' : 'Add member'}
-      </button>
-    </form>
+    <CardForm title="Add a member" label="Add member" submitLabel="Add member" busyLabel="Adding…" onSubmit={submit}>
+      {(fe) => (
+          <div className="row">
+            <TextField label="Email" error={fe('email')} type="email" value={email} onChange={setEmail} required />
+            <Field label="Role" error={fe('role')}>
+              {(id, d) => (
+                <select id={id} aria-describedby={d} value={role} onChange={(e) => setRole(e.target.value as Role)}>
+                  {roles.map((r) => (
+                    <option key={r} value={r}>
+                      {r}
+                    </option>
+                  ))}
+                </select>
+              )}
+            </Field>
+          </div>
+      )}
+    </CardForm>
   );
 }

@@ -1,8 +1,9 @@
-import { useState, type FormEvent } from 'react';
-import { ApiError, del, get, post } from '../api/client';
+import { useState } from 'react';
+import { del, get, post } from '../api/client';
 import type { Paged, RegistrationToken, RegistrationTokens } from '../api/types';
 import { canAdmin } from '../api/types';
-import { ConfirmButton, Copyable, Empty, ErrorBox, Field, Labels, Loaded, PageHeader, parseLabels, useLoad, when } from '../ui';
+import { ConfirmButton, Copyable, Empty, Field, Labels, Loaded, PageHeader, parseLabels, useLoad, when } from '../ui';
+import { CardForm, TextField } from '../forms';
 import { useWorkspace } from '../workspace';
 
 export function RegistrationPage() {
@@ -107,43 +108,20 @@ function CreateTokenForm({ onCreated }: { onCreated: (tokens: RegistrationTokens
   const [labels, setLabels] = useState('');
   const [hours, setHours] = useState('24');
   const [count, setCount] = useState('1');
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
-  const e = error instanceof ApiError ? error : null;
-  const submit = async (ev: FormEvent) => {
-    ev.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      onCreated(await post<RegistrationTokens>(`/workspaces/${workspace.id}/agents/tokens`, { name, labels: parseLabels(labels), expires_in_hours: Number(hours), count: Number(count) }));
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+  const submit = async () => {
+    onCreated(await post<RegistrationTokens>(`/workspaces/${workspace.id}/agents/tokens`, { name, labels: parseLabels(labels), expires_in_hours: Number(hours), count: Number(count) }));
   };
   return (
-    <form className="card" onSubmit={submit} aria-label="Create registration token">
-      <h2>New registration token</h2>
-      <div className="row">
-        <Field label="Name" error={e?.field('name')} hint="Agents enrolled with it are named after it.">
-          {(id, d) => <input id={id} aria-describedby={d} required value={name} onChange={(x) => setName(x.target.value)} placeholder="web-server" />}
-        </Field>
-        <Field label="Labels" error={e?.field('labels')} hint="key=value, comma separated">
-          {(id, d) => <input id={id} aria-describedby={d} value={labels} onChange={(x) => setLabels(x.target.value)} placeholder="env=production, region=eu" />}
-        </Field>
-        <Field label="Expires in (hours)" error={e?.field('expires_in_hours')}>
-          {(id, d) => <input id={id} aria-describedby={d} type="number" min={1} value={hours} onChange={(x) => setHours(x.target.value)} />}
-        </Field>
-        <Field label="Number of agents" error={e?.field('count')}>
-          {(id, d) => <input id={id} aria-describedby={d} type="number" min={1} max={100} value={count} onChange={(x) => setCount(x.target.value)} />}
-        </Field>
-      </div>
-      {error && !e?.details.length ? <ErrorBox error={error} /> : null}
-      <button type="submit" className="primary" disabled={busy}>
-        {busy ? 'Creating…' : 'Create token'}
-      </button>
-    </form>
+    <CardForm title="New registration token" label="Create registration token" submitLabel="Create token" busyLabel="Creating…" onSubmit={submit}>
+      {(fe) => (
+        <div className="row">
+          <TextField label="Name" error={fe('name')} hint="Agents enrolled with it are named after it." required value={name} onChange={setName} placeholder="web-server" />
+          <TextField label="Labels" error={fe('labels')} hint="key=value, comma separated" value={labels} onChange={setLabels} placeholder="env=production, region=eu" />
+          <TextField label="Expires in (hours)" error={fe('expires_in_hours')} type="number" min={1} value={hours} onChange={setHours} />
+          <TextField label="Number of agents" error={fe('count')} type="number" min={1} max={100} value={count} onChange={setCount} />
+        </div>
+      )}
+    </CardForm>
   );
 }
 

@@ -1,0 +1,34 @@
+using System.Diagnostics;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using NxMesh.Data.Entities;
+
+namespace NxMesh.Data.Messaging;
+
+/// <summary>
+/// The one way outbox rows are made (Api and Worker alike), so every writer carries the current trace and the same
+/// <c>workspace.config_changed</c> payload. The caller adds the row to the DbContext of its mutation: one SaveChanges
+/// commits both (design.md "Changes reach agents reliably").
+/// </summary>
+public static class OutboxMessages
+{
+    /// <summary>The desired nginx config of a workspace's agents may have changed because of this resource.</summary>
+    public static OutboxMessage ConfigChanged(Guid workspaceId, string resourceType, Guid? resourceId, string action, DateTimeOffset createdAt) =>
+        Create(OutboxTypes.WorkspaceConfigChanged, workspaceId, JsonSerializer.Serialize(new ConfigChangedPayload(workspaceId, resourceType, resourceId, action)), createdAt);
+
+    /// <summary>A row of <paramref name="type"/> (<see cref="OutboxTypes"/>) with an already serialized JSON payload.</summary>
+    public static OutboxMessage Create(string type, Guid? workspaceId, string payloadJson, DateTimeOffset createdAt) => new()
+    {
+        Type = type,
+        WorkspaceId = workspaceId,
+        Payload = payloadJson,
+        TraceParent = Activity.Current?.Id,
+        CreatedAt = createdAt,
+    };
+
+    private sealed record ConfigChangedPayload(
+        [property: JsonPropertyName("workspace_id")] Guid WorkspaceId,
+        [property: JsonPropertyName("resource_type")] string ResourceType,
+        [property: JsonPropertyName("resource_id")] Guid? ResourceId,
+        [property: JsonPropertyName("action")] string Action);
+}
