@@ -54,6 +54,9 @@ internal sealed class DesiredConfigBatch(NxMeshDbContext db, DesiredConfigBuilde
             }
             if (changed.Count == 0)
             {
+                // Every agent read is resolved; an id without a row (deleted meanwhile) is left out of the result —
+                // the caller closes its stream — and never fails the others.
+                pending = [];
                 break;
             }
             var ids = changed.Select(c => c.Row.Id).ToArray();

@@ -237,6 +237,36 @@ public sealed class BatchingTests(DatabaseFixture database) : IAsyncLifetime
         }
     }
 
+    [Fact]
+    public async Task An_agent_deleted_while_connected_does_not_stop_a_change_reaching_the_others()
+    {
+        var workspaceId = await Seed.WorkspaceAsync(database);
+        var (keptId, keptCredential) = await Seed.EnrolledAgentAsync(database, workspaceId, new() { ["env"] = "prod" });
+        var (goneId, goneCredential) = await Seed.EnrolledAgentAsync(database, workspaceId, new() { ["env"] = "prod" });
+        await Seed.VirtualHostAsync(database, workspaceId, "first.example.test");
+        await using var hub = new HubFactory(database);
+        await using var kept = await Fleet.ConnectAsync(hub, keptId, keptCredential);
+        await using var gone = await Fleet.ConnectAsync(hub, goneId, goneCredential);
+        foreach (var agent in new[] { kept, gone })
+        {
+            await agent.ReportHealthAsync("");
+            await Fleet.ApplyAsync(agent, await agent.ConfigUpdateAsync(TimeSpan.FromSeconds(10)));
+        }
+
+        // The row goes without the agent.deleted notification (as when the Api's delete and this change race):
+        // the hub still holds its stream when the next change of the workspace is resolved.
+        await using (var db = database.CreateDbContext())
+        {
+            await db.Database.ExecuteSqlAsync($"DELETE FROM agents WHERE id = {goneId}");
+        }
+        await Seed.VirtualHostAsync(database, workspaceId, "second.example.test");
+        await Seed.OutboxAsync(database, workspaceId);
+
+        var update = await kept.ConfigUpdateAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(2, update.VirtualHosts.Count);
+        Assert.Equal(2, update.Version);
+    }
+
     private ServiceProvider ResolverServices()
     {
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>

@@ -66,7 +66,7 @@ public sealed class TelemetryRestartTests(DatabaseFixture database, ITestOutputH
 
             var run = "/run-" + Guid.NewGuid().ToString("N")[..10];
             var traffic = new Traffic(this, run);
-            var sending = traffic.RunAsync();
+            var sending = traffic.Start();
 
             // SIGKILL the agent a quarter in (nginx, its child, keeps serving and logging), start it again a second later.
             await traffic.WaitSentAsync(Requests / 4);
@@ -196,7 +196,11 @@ public sealed class TelemetryRestartTests(DatabaseFixture database, ITestOutputH
         public ConcurrentDictionary<string, bool> Uncertain { get; } = new(StringComparer.Ordinal);
         public int Refused { get; private set; }
 
-        public async Task RunAsync()
+        private Task? _running;
+
+        public Task Start() => _running = RunAsync();
+
+        private async Task RunAsync()
         {
             var clock = Stopwatch.StartNew();
             for (var i = 0; i < Requests; i++)
@@ -208,8 +212,8 @@ public sealed class TelemetryRestartTests(DatabaseFixture database, ITestOutputH
                     try
                     {
                         var (status, body) = await test.GetAsync(uri);
-                        Assert.Equal(HttpStatusCode.OK, status);
-                        Assert.Equal("counted", body);
+                        Assert.True(status == HttpStatusCode.OK && body == "counted",
+                            $"request {i} ({uri}) answered {(int)status} '{body[..Math.Min(body.Length, 200)]}' after {Volatile.Read(ref _sent)} answered");
                         Answered[uri] = true;
                         break;
                     }
@@ -233,7 +237,10 @@ public sealed class TelemetryRestartTests(DatabaseFixture database, ITestOutputH
             }
         }
 
+        // A request answered wrongly ends the traffic: fail with that answer at once instead of waiting for the count.
         public Task WaitSentAsync(int count) =>
-            Wait.UntilAsync(() => Task.FromResult(Volatile.Read(ref _sent) >= count), TimeSpan.FromMinutes(2), $"{count} requests answered");
+            Wait.UntilAsync(() => _running is { IsFaulted: true } failed
+                ? Task.FromException<bool>(failed.Exception!.InnerException!)
+                : Task.FromResult(Volatile.Read(ref _sent) >= count), TimeSpan.FromMinutes(2), $"{count} requests answered");
     }
 }
