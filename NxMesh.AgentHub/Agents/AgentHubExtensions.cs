@@ -25,19 +25,28 @@ internal static class AgentHubExtensions
         });
         services.TryAddSingleton(TimeProvider.System);
         services.AddScoped<AgentAuthenticator>();
+        services.AddSingleton<ConnectGate>();
         services.AddScoped<AgentStore>();
         services.AddScoped<DesiredConfigBuilder>();
-        services.AddScoped<DesiredConfigService>();
+        services.AddScoped<DesiredConfigBatch>();
         services.AddSingleton<HubInstance>();
         services.AddSingleton<ConnectionRegistry>();
         services.AddSingleton<WorkspaceGates>();
         services.AddSingleton<ConfigPusher>();
         services.AddSingleton<WorkspaceRecompute>();
         services.AddSingleton<CommandRelay>();
+        services.AddHostedService(sp => sp.GetRequiredService<CommandRelay>());
         services.AddSingleton<FleetEventPublisher>();
         services.AddSingleton<HubMessaging>();
         services.AddHostedService(sp => sp.GetRequiredService<HubMessaging>());
         services.AddHostedService<OutboxRelay>();
+        services.AddHostedService<DesiredRefresh>();
+        services.AddSingleton<HealthWriter>();
+        services.AddHostedService(sp => sp.GetRequiredService<HealthWriter>());
+        services.AddSingleton<ConnectWriter>();
+        services.AddHostedService(sp => sp.GetRequiredService<ConnectWriter>());
+        services.AddSingleton<StatusWriter>();
+        services.AddHostedService(sp => sp.GetRequiredService<StatusWriter>());
     }
 
     public static void MapAgentHub(this IEndpointRouteBuilder app) => app.MapGrpcService<AgentStreamService>();

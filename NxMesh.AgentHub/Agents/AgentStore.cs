@@ -1,6 +1,5 @@
 using Microsoft.EntityFrameworkCore;
 using NxMesh.Data;
-using NxMesh.Data.DesiredConfig;
 using NxMesh.Data.Entities;
 using Proto = NxMesh.Protocol.V1;
 
@@ -8,186 +7,11 @@ namespace NxMesh.AgentHub.Agents;
 
 internal sealed record ConnectedAgent(Guid AgentId, Guid WorkspaceId, long Epoch, string? Hostname, string? IpAddress);
 
-/// <summary>The agent row as the fleet path keeps it live, every change conditional on the connection epoch.</summary>
-internal sealed class AgentStore(NxMeshDbContext db, TimeProvider time)
+/// <summary>Single-agent reads of the fleet path and the proto ↔ entity mapping of apply statuses.</summary>
+internal sealed class AgentStore(NxMeshDbContext db)
 {
-    private const int MaxAttempts = 5;
-
-    /// <summary>
-    /// Accepts a connection: bumps the epoch (the concurrency token, so concurrent connects serialize), marks the
-    /// agent online and records what it reported. Labels: those the agent reports, overridden by the labels already
-    /// on the record (set by operators through the API), overridden at enrollment by the token's labels.
-    /// Null when the agent no longer exists.
-    /// </summary>
-    public async Task<ConnectedAgent?> ConnectAsync(Guid agentId, Proto.RegistrationRequest registration, string? peerAddress,
-        IReadOnlyDictionary<string, string>? tokenLabels, CancellationToken cancellationToken)
-    {
-        for (var attempt = 0; ; attempt++)
-        {
-            db.ChangeTracker.Clear();
-            var agent = await db.Agents.FirstOrDefaultAsync(a => a.Id == agentId, cancellationToken);
-            if (agent is null)
-            {
-                return null;
-            }
-            var now = time.GetUtcNow();
-            agent.Hostname = NullIfEmpty(registration.Hostname) ?? agent.Hostname;
-            agent.IpAddress = NullIfEmpty(registration.IpAddress) ?? peerAddress ?? agent.IpAddress;
-            agent.Version = NullIfEmpty(registration.Version) ?? agent.Version;
-            agent.Capabilities = [.. registration.Capabilities.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)];
-            agent.Labels = MergeLabels(registration.Labels, agent.Labels, tokenLabels);
-            agent.DeploymentMode = registration.DeploymentMode switch
-            {
-                Proto.DeploymentMode.DockerSidecar => DeploymentMode.DockerSidecar,
-                Proto.DeploymentMode.KubernetesSidecar => DeploymentMode.KubernetesSidecar,
-                Proto.DeploymentMode.Standalone => DeploymentMode.Standalone,
-                _ => agent.DeploymentMode,
-            };
-            agent.State = AgentState.Online;
-            agent.LastSeenAt = now;
-            agent.EnrolledAt ??= now;
-            agent.ConnectionEpoch++;
-            try
-            {
-                await db.SaveChangesAsync(cancellationToken);
-                await db.AgentCredentials.Where(c => c.AgentId == agentId && c.RevokedAt == null)
-                    .ExecuteUpdateAsync(s => s.SetProperty(c => c.LastUsedAt, now), cancellationToken);
-                return new ConnectedAgent(agent.Id, agent.WorkspaceId, agent.ConnectionEpoch, agent.Hostname, agent.IpAddress);
-            }
-            catch (DbUpdateConcurrencyException) when (attempt < MaxAttempts)
-            {
-                // Another connection of this agent won the epoch in between: take the next one.
-            }
-        }
-    }
-
-    public static Dictionary<string, string> MergeLabels(IDictionary<string, string> reported,
-        IReadOnlyDictionary<string, string> stored, IReadOnlyDictionary<string, string>? tokenLabels)
-    {
-        var merged = new Dictionary<string, string>(reported, StringComparer.Ordinal);
-        foreach (var (key, value) in stored)
-        {
-            merged[key] = value;
-        }
-        foreach (var (key, value) in tokenLabels ?? new Dictionary<string, string>())
-        {
-            merged[key] = value;
-        }
-        return merged;
-    }
-
-    /// <summary>Stores a health snapshot and keeps the row live; false when this connection is no longer current.</summary>
-    public async Task<bool> RecordHealthAsync(Guid agentId, Guid workspaceId, long? epoch, Proto.HealthReport health,
-        AgentState state, CancellationToken cancellationToken)
-    {
-        var now = time.GetUtcNow();
-        var query = db.Agents.Where(a => a.Id == agentId);
-        if (epoch is { } current)
-        {
-            query = query.Where(a => a.ConnectionEpoch == current);
-        }
-        var checksum = NullIfEmpty(health.ConfigChecksum);
-        var updated = epoch is null
-            ? await query.ExecuteUpdateAsync(s => s
-                .SetProperty(a => a.LastSeenAt, now)
-                .SetProperty(a => a.AppliedConfigId, checksum)
-                .SetProperty(a => a.AppliedConfigVersion, health.ConfigVersion), cancellationToken)
-            : await query.ExecuteUpdateAsync(s => s
-                .SetProperty(a => a.LastSeenAt, now)
-                .SetProperty(a => a.State, state)
-                .SetProperty(a => a.AppliedConfigId, checksum)
-                .SetProperty(a => a.AppliedConfigVersion, health.ConfigVersion), cancellationToken);
-        if (updated == 0)
-        {
-            return false;
-        }
-        db.HealthSnapshots.Add(new HealthSnapshot
-        {
-            AgentId = agentId,
-            WorkspaceId = workspaceId,
-            ReceivedAt = now,
-            NginxRunning = health.Nginx?.IsRunning ?? false,
-            NginxPid = health.Nginx?.Pid ?? 0,
-            NginxUptimeSeconds = (long)(health.Nginx?.UptimeSeconds ?? 0),
-            ActiveConnections = health.Nginx?.ActiveConnections ?? 0,
-            TotalRequests = (long)(health.Nginx?.TotalRequests ?? 0),
-            RequestsPerSecond = health.Nginx?.RequestsPerSecond ?? 0,
-            CpuPercent = health.System?.CpuPercent ?? 0,
-            MemoryUsedBytes = (long)(health.System?.MemoryUsedBytes ?? 0),
-            MemoryTotalBytes = (long)(health.System?.MemoryTotalBytes ?? 0),
-            DiskUsedBytes = (long)(health.System?.DiskUsedBytes ?? 0),
-            DiskTotalBytes = (long)(health.System?.DiskTotalBytes ?? 0),
-            LoadAverage1m = health.System?.LoadAverage1M ?? 0,
-            ConfigChecksum = checksum,
-            ConfigVersion = health.ConfigVersion,
-        });
-        await db.SaveChangesAsync(cancellationToken);
-        db.ChangeTracker.Clear();
-        return true;
-    }
-
-    /// <summary>
-    /// The agent runs its desired config, but the row still shows FAILED/ROLLED_BACK from another config (the
-    /// desired config went back to the one the agent runs, e.g. the rejected change was deleted: nothing is
-    /// re-applied, so no ConfigStatus will come). Marks it SUCCESS with the error cleared, so the record shows the
-    /// current state. Conditional on the epoch, on the row, and on the newest apply outcome being for another
-    /// config: a failure of this very config (a rollback after SUCCESS) is never hidden.
-    /// </summary>
-    public async Task MarkRunningDesiredAsync(Guid agentId, long epoch, string configId, CancellationToken cancellationToken) =>
-        await db.Agents
-            .Where(a => a.Id == agentId && a.ConnectionEpoch == epoch && a.DesiredConfigId == configId
-                        && (a.LastApplyStatus == ConfigApplyStatus.Failed || a.LastApplyStatus == ConfigApplyStatus.RolledBack)
-                        && db.Set<ConfigApplyRecord>().Where(r => r.AgentId == a.Id).OrderByDescending(r => r.Id).Select(r => r.ConfigId).FirstOrDefault() != configId)
-            .ExecuteUpdateAsync(s => s
-                .SetProperty(a => a.LastApplyStatus, ConfigApplyStatus.Success)
-                .SetProperty(a => a.LastApplyError, (string?)null), cancellationToken);
-
     public async Task<Guid?> WorkspaceOfAsync(Guid agentId, CancellationToken cancellationToken) =>
         await db.Agents.Where(a => a.Id == agentId).Select(a => (Guid?)a.WorkspaceId).FirstOrDefaultAsync(cancellationToken);
-
-    /// <summary>Records a ConfigStatus; terminal statuses also write an apply-history row. False when the connection is stale.</summary>
-    public async Task<bool> RecordConfigStatusAsync(Guid agentId, Guid workspaceId, long epoch, Proto.ConfigStatus status,
-        long durationMs, DateTimeOffset? startedAt, DateTimeOffset finishedAt, CancellationToken cancellationToken)
-    {
-        var now = time.GetUtcNow();
-        var applyStatus = ToEntity(status.Status);
-        var error = NullIfEmpty(status.ErrorMessage);
-        var query = db.Agents.Where(a => a.Id == agentId && a.ConnectionEpoch == epoch);
-        var updated = applyStatus == ConfigApplyStatus.Success
-            ? await query.ExecuteUpdateAsync(s => s
-                .SetProperty(a => a.LastApplyStatus, applyStatus)
-                .SetProperty(a => a.LastApplyError, error)
-                .SetProperty(a => a.LastApplyAt, now)
-                .SetProperty(a => a.AppliedConfigId, status.ConfigId)
-                .SetProperty(a => a.AppliedConfigVersion, status.Version), cancellationToken)
-            : await query.ExecuteUpdateAsync(s => s
-                .SetProperty(a => a.LastApplyStatus, applyStatus)
-                .SetProperty(a => a.LastApplyError, error)
-                .SetProperty(a => a.LastApplyAt, now), cancellationToken);
-        if (updated == 0)
-        {
-            return false;
-        }
-        if (IsTerminal(status.Status))
-        {
-            db.Set<ConfigApplyRecord>().Add(new ConfigApplyRecord
-            {
-                AgentId = agentId,
-                WorkspaceId = workspaceId,
-                ConfigId = status.ConfigId,
-                Version = status.Version,
-                Status = applyStatus,
-                ErrorMessage = error,
-                DurationMs = durationMs,
-                StartedAt = startedAt,
-                FinishedAt = finishedAt,
-                RecordedAt = now,
-            });
-            await db.SaveChangesAsync(cancellationToken);
-            db.ChangeTracker.Clear();
-        }
-        return true;
-    }
 
     public static bool IsTerminal(Proto.ConfigApplyStatus status) =>
         status is Proto.ConfigApplyStatus.Success or Proto.ConfigApplyStatus.Failed or Proto.ConfigApplyStatus.RolledBack;
@@ -202,6 +26,4 @@ internal sealed class AgentStore(NxMeshDbContext db, TimeProvider time)
         Proto.ConfigApplyStatus.RolledBack => ConfigApplyStatus.RolledBack,
         _ => ConfigApplyStatus.Unspecified,
     };
-
-    private static string? NullIfEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;
 }

@@ -15,11 +15,14 @@ namespace NxMesh.AgentHub.Agents;
 
 /// <summary>nxmesh.agent.v1.AgentService: enrollment, the live stream, and the unary reports.</summary>
 internal sealed class AgentStreamService(
-    AgentAuthenticator authenticator,
-    AgentStore store,
+    ConnectGate gate,
+    ConnectWriter connector,
     IServiceScopeFactory scopes,
     ConnectionRegistry registry,
     ConfigPusher pusher,
+    WorkspaceRecompute recompute,
+    HealthWriter healthWriter,
+    StatusWriter statusWriter,
     CommandRelay commands,
     TelemetryIngest telemetry,
     HubMessaging messaging,
@@ -35,7 +38,8 @@ internal sealed class AgentStreamService(
     public override async Task Stream(IAsyncStreamReader<AgentMessage> requestStream, IServerStreamWriter<MasterMessage> responseStream, ServerCallContext context)
     {
         using var call = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, lifetime.ApplicationStopping);
-        var authenticated = await authenticator.AuthenticateAsync(context.RequestHeaders, call.Token);
+        // Database work of set-up goes through the gate, each in a scope of its own: a live stream holds no DbContext.
+        var authenticated = await gate.RunAsync(sp => sp.GetRequiredService<AgentAuthenticator>().AuthenticateAsync(context.RequestHeaders, call.Token), call.Token);
 
         AgentMessage first;
         using (var registration = CancellationTokenSource.CreateLinkedTokenSource(call.Token))
@@ -69,7 +73,7 @@ internal sealed class AgentStreamService(
         }
         else if (first.Registration.Token.Length > 0)
         {
-            var enrollment = await authenticator.EnrollAsync(first.Registration.Token, call.Token);
+            var enrollment = await gate.RunAsync(sp => sp.GetRequiredService<AgentAuthenticator>().EnrollAsync(first.Registration.Token, call.Token), call.Token);
             if (!enrollment.Success)
             {
                 logger.LogInformation("Enrollment refused: {Reason}", enrollment.Error);
@@ -92,7 +96,7 @@ internal sealed class AgentStreamService(
             return;
         }
 
-        var connected = await store.ConnectAsync(agentId, first.Registration, PeerAddress(context.Peer), tokenLabels, call.Token)
+        var connected = await connector.ConnectAsync(agentId, first.Registration, PeerAddress(context.Peer), tokenLabels, call.Token)
             ?? throw AgentAuthenticator.Unauthenticated("The agent no longer exists.");
         using var connection = new AgentConnection(agentId, connected.WorkspaceId, connected.Epoch, _options.SendQueueCapacity, call.Token);
         // Queued before the connection is visible to pushes and commands: the response is always the first message.
@@ -185,16 +189,26 @@ internal sealed class AgentStreamService(
         }
     }
 
+    /// <summary>
+    /// A health report: decided in memory (push, state, alerts); the desired config is resolved in a batch when the
+    /// stream has none yet, and the report is persisted by <see cref="HealthWriter"/> (which closes the stream if
+    /// a newer connection won the epoch or the agent was deleted).
+    /// </summary>
     private async Task OnHealthAsync(AgentConnection connection, HealthReport health)
     {
-        var state = await pusher.OnHealthAsync(connection, health, connection.Closed);
-        await alerts.OnHealthAsync(new HealthFacts(connection.AgentId, connection.WorkspaceId, connection.Epoch, health, state,
-            time.GetUtcNow() - connection.DriftSince, connection.DesiredConfigId), connection.Closed);
-        if (!await store.RecordHealthAsync(connection.AgentId, connection.WorkspaceId, connection.Epoch, health, state, connection.Closed))
+        var outcome = await pusher.OnHealthAsync(connection, health, connection.Closed);
+        if (outcome.NeedsResolve)
         {
-            // A newer connection won the epoch, or the agent was deleted.
-            connection.Close("replaced");
+            recompute.RequestResolve(connection);
         }
+        if (outcome.NeedsReconcile)
+        {
+            await recompute.MarkRunningDesiredAsync(connection, connection.Closed);
+        }
+        await alerts.OnHealthAsync(new HealthFacts(connection.AgentId, connection.WorkspaceId, connection.Epoch, health, outcome.State,
+            time.GetUtcNow() - connection.DriftSince, connection.DesiredConfigId), connection, connection.Closed);
+        healthWriter.Enqueue(new PendingHealth(connection, connection.AgentId, connection.WorkspaceId, connection.Epoch, outcome.State,
+            time.GetUtcNow(), health));
     }
 
     private async Task OnConfigStatusAsync(AgentConnection connection, ConfigStatus status, long messageTimestamp)
@@ -212,8 +226,8 @@ internal sealed class AgentStreamService(
             duration = Math.Max(0, at - started);
             startedAt = DateTimeOffset.FromUnixTimeMilliseconds(started);
         }
-        if (!await store.RecordConfigStatusAsync(connection.AgentId, connection.WorkspaceId, connection.Epoch, status, duration,
-                startedAt, DateTimeOffset.FromUnixTimeMilliseconds(at), connection.Closed))
+        if (!await statusWriter.RecordAsync(new PendingStatus(connection.AgentId, connection.WorkspaceId, connection.Epoch, status, duration,
+                startedAt, DateTimeOffset.FromUnixTimeMilliseconds(at)), connection.Closed))
         {
             connection.Close("replaced");
             return;
@@ -263,6 +277,15 @@ internal sealed class AgentStreamService(
         }
         try
         {
+            // Reports queued before the stream ended are written first, so none of them lands after the offline mark.
+            try
+            {
+                await healthWriter.FlushAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10));
+            }
+            catch (TimeoutException)
+            {
+                logger.LogWarning("Health reports of agent {AgentId} were not written within 10 s; marking it offline anyway.", connection.AgentId);
+            }
             await using var scope = scopes.CreateAsyncScope();
             var db = scope.ServiceProvider.GetRequiredService<NxMeshDbContext>();
             if (await AgentPresence.MarkConnectionOfflineAsync(db, connection.AgentId, connection.Epoch, CancellationToken.None) is { } offline)
@@ -283,26 +306,39 @@ internal sealed class AgentStreamService(
         if (registry.Get(agentId) is { } connection)
         {
             await OnHealthAsync(connection, request);
-            return new Ack { Success = true };
         }
-        var workspaceId = await store.WorkspaceOfAsync(agentId, context.CancellationToken)
-            ?? throw AgentAuthenticator.Unauthenticated("The agent no longer exists.");
-        await alerts.OnHealthAsync(new HealthFacts(agentId, workspaceId, null, request, null, null, null), context.CancellationToken);
-        await store.RecordHealthAsync(agentId, workspaceId, epoch: null, request, default, context.CancellationToken);
+        else
+        {
+            var workspaceId = await WorkspaceOfAsync(agentId, context.CancellationToken)
+                ?? throw AgentAuthenticator.Unauthenticated("The agent no longer exists.");
+            await alerts.OnHealthAsync(new HealthFacts(agentId, workspaceId, null, request, null, null, null), null, context.CancellationToken);
+            healthWriter.Enqueue(new PendingHealth(null, agentId, workspaceId, null, null, time.GetUtcNow(), request));
+        }
+        // A unary report is answered once stored.
+        await healthWriter.FlushAsync(context.CancellationToken);
         return new Ack { Success = true };
     }
 
     public override async Task<Ack> ReportMetrics(MetricsBatch request, ServerCallContext context)
     {
         var agentId = await RequireIdentityAsync(context);
-        var workspaceId = await store.WorkspaceOfAsync(agentId, context.CancellationToken)
+        var workspaceId = await WorkspaceOfAsync(agentId, context.CancellationToken)
             ?? throw AgentAuthenticator.Unauthenticated("The agent no longer exists.");
         return await telemetry.IngestAsync(agentId, workspaceId, request, context.CancellationToken);
     }
 
-    private async Task<Guid> RequireIdentityAsync(ServerCallContext context) =>
-        await authenticator.AuthenticateAsync(context.RequestHeaders, context.CancellationToken)
+    private async Task<Guid> RequireIdentityAsync(ServerCallContext context)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        return await scope.ServiceProvider.GetRequiredService<AgentAuthenticator>().AuthenticateAsync(context.RequestHeaders, context.CancellationToken)
             ?? throw AgentAuthenticator.Unauthenticated("Send x-nxmesh-agent-id and authorization: Bearer <agent_credential>.");
+    }
+
+    private async Task<Guid?> WorkspaceOfAsync(Guid agentId, CancellationToken cancellationToken)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        return await scope.ServiceProvider.GetRequiredService<AgentStore>().WorkspaceOfAsync(agentId, cancellationToken);
+    }
 
     private long Now() => time.GetUtcNow().ToUnixTimeMilliseconds();
 

@@ -1,6 +1,10 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using NxMesh.AgentHub.Agents;
+using NxMesh.AgentHub.Connections;
 using NxMesh.Data;
 using NxMesh.Data.Alerts;
 using NxMesh.Data.Configurations;
@@ -19,19 +23,81 @@ internal sealed record HealthFacts(Guid AgentId, Guid WorkspaceId, long? Epoch, 
 /// alert transitions are conditional statements in Postgres, so with several AgentHub instances (or a replaced
 /// stream) each transition is published exactly once: <c>agent.state_changed</c> by the connection whose epoch is
 /// current, <c>health.alert</c> by the INSERT that created the open row, <c>health.resolved</c> by the UPDATE that
-/// closed it.
+/// closed it. The fast path is free of database calls: the state is written only when it differs from what this
+/// connection last wrote, and the rules, the open alerts and the 5xx rates come from a per-workspace snapshot
+/// refreshed every <see cref="AgentHubOptions.AlertRefreshSeconds"/> (<see cref="AlertSweep"/>, which then also
+/// re-evaluates each connection's last report: a changed rule or error rate takes effect without a new report).
 /// </summary>
-internal sealed class HealthAlerts(NxMeshDbContext db, FleetEventPublisher events, TimeProvider time, ILogger<HealthAlerts> logger)
+internal sealed class HealthAlerts(IServiceScopeFactory scopes, FleetEventPublisher events, IOptions<AgentHubOptions> options, TimeProvider time,
+    ILogger<HealthAlerts> logger)
 {
-    public async Task OnHealthAsync(HealthFacts facts, CancellationToken cancellationToken)
+    private readonly ConcurrentDictionary<Guid, WorkspaceAlerts> _workspaces = new();
+
+    /// <summary>A stream report (<paramref name="connection"/> set) or a unary one.</summary>
+    public async Task OnHealthAsync(HealthFacts facts, AgentConnection? connection, CancellationToken cancellationToken)
+    {
+        if (connection is null)
+        {
+            await EvaluateGuardedAsync(facts, null, cancellationToken);
+            return;
+        }
+        await connection.AlertLock.WaitAsync(cancellationToken);
+        try
+        {
+            connection.LastHealth = facts.Report;
+            connection.LastState = facts.State;
+            await EvaluateGuardedAsync(facts, connection, cancellationToken);
+        }
+        finally
+        {
+            connection.AlertLock.Release();
+        }
+    }
+
+    /// <summary>Re-evaluates a connection's last report against a fresh snapshot (the sweep).</summary>
+    public async Task ReevaluateAsync(AgentConnection connection, CancellationToken cancellationToken)
+    {
+        await connection.AlertLock.WaitAsync(cancellationToken);
+        try
+        {
+            if (connection.LastHealth is { } report && !connection.Closed.IsCancellationRequested)
+            {
+                var drift = connection.DriftSince is { } since ? time.GetUtcNow() - since : (TimeSpan?)null;
+                await EvaluateGuardedAsync(new HealthFacts(connection.AgentId, connection.WorkspaceId, connection.Epoch, report, null, drift,
+                    connection.DesiredConfigId), connection, cancellationToken);
+            }
+        }
+        finally
+        {
+            connection.AlertLock.Release();
+        }
+    }
+
+    /// <summary>Reloads the workspace's rules, open alerts and 5xx rates (one round of three queries).</summary>
+    public async Task RefreshAsync(Guid workspaceId, CancellationToken cancellationToken)
+    {
+        var workspace = _workspaces.GetOrAdd(workspaceId, _ => new WorkspaceAlerts());
+        await workspace.Refreshing.WaitAsync(cancellationToken);
+        try
+        {
+            workspace.Current = await LoadAsync(workspaceId, cancellationToken);
+        }
+        finally
+        {
+            workspace.Refreshing.Release();
+        }
+    }
+
+    private async Task EvaluateGuardedAsync(HealthFacts facts, AgentConnection? connection, CancellationToken cancellationToken)
     {
         try
         {
-            if (facts is { Epoch: { } epoch, State: { } state })
+            if (connection is not null && facts is { Epoch: { } epoch, State: { } state } && state != connection.PersistedState)
             {
                 await ChangeStateAsync(facts, epoch, state);
+                connection.PersistedState = state;
             }
-            await EvaluateAsync(facts, cancellationToken);
+            await EvaluateAsync(facts, await SnapshotAsync(facts.WorkspaceId, cancellationToken));
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
@@ -40,9 +106,58 @@ internal sealed class HealthAlerts(NxMeshDbContext db, FleetEventPublisher event
         }
     }
 
+    private async Task<AlertSnapshot> SnapshotAsync(Guid workspaceId, CancellationToken cancellationToken)
+    {
+        var workspace = _workspaces.GetOrAdd(workspaceId, _ => new WorkspaceAlerts());
+        if (workspace.Current is { } current && time.GetUtcNow() - current.LoadedAt < options.Value.AlertRefresh)
+        {
+            return current;
+        }
+        await workspace.Refreshing.WaitAsync(cancellationToken);
+        try
+        {
+            // Whoever waited for the lock finds the snapshot the first one loaded.
+            if (workspace.Current is { } loaded && time.GetUtcNow() - loaded.LoadedAt < options.Value.AlertRefresh)
+            {
+                return loaded;
+            }
+            return workspace.Current = await LoadAsync(workspaceId, cancellationToken);
+        }
+        finally
+        {
+            workspace.Refreshing.Release();
+        }
+    }
+
+    private async Task<AlertSnapshot> LoadAsync(Guid workspaceId, CancellationToken cancellationToken)
+    {
+        var loadedAt = time.GetUtcNow();
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<NxMeshDbContext>();
+        var overrides = await db.Set<AlertRule>().AsNoTracking().Where(r => r.WorkspaceId == workspaceId).ToListAsync(cancellationToken);
+        var open = await db.Set<AgentAlert>().AsNoTracking()
+            .Where(a => a.WorkspaceId == workspaceId && a.ResolvedAt == null)
+            .Select(a => new { a.AgentId, a.Metric }).ToListAsync(cancellationToken);
+        var since = loadedAt - AlertMetrics.ErrorRateWindow;
+        var rates = await db.Database.SqlQuery<ErrorRateRow>($"""
+            SELECT agent_id AS "AgentId", COALESCE(sum(requests), 0)::bigint AS "Requests", COALESCE(sum(status_5xx), 0)::bigint AS "Errors"
+            FROM telemetry_rollups WHERE workspace_id = {workspaceId} AND minute >= date_trunc('minute', {since})
+            GROUP BY agent_id
+            """).ToListAsync(cancellationToken);
+        var snapshot = new AlertSnapshot(AlertMetrics.Effective(overrides), loadedAt,
+            rates.ToDictionary(r => r.AgentId, r => r.Requests == 0 ? 0 : Math.Round(100.0 * r.Errors / r.Requests, 1)));
+        foreach (var alert in open)
+        {
+            snapshot.Open[(alert.AgentId, alert.Metric)] = 0;
+        }
+        return snapshot;
+    }
+
     private async Task ChangeStateAsync(HealthFacts facts, long epoch, AgentState state)
     {
         var name = EnumNames.ToSnakeCase(state);
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<NxMeshDbContext>();
         // The old value comes from the locked row, so exactly one report sees each transition.
         var previous = await db.Database.SqlQuery<string>($"""
             UPDATE agents a SET state = {name}, updated_at = now()
@@ -61,50 +176,46 @@ internal sealed class HealthAlerts(NxMeshDbContext db, FleetEventPublisher event
         }
     }
 
-    private async Task EvaluateAsync(HealthFacts facts, CancellationToken cancellationToken)
+    private async Task EvaluateAsync(HealthFacts facts, AlertSnapshot snapshot)
     {
-        var overrides = await db.Set<AlertRule>().AsNoTracking().Where(r => r.WorkspaceId == facts.WorkspaceId).ToListAsync(cancellationToken);
-        var open = await db.Set<AgentAlert>().AsNoTracking()
-            .Where(a => a.AgentId == facts.AgentId && a.ResolvedAt == null)
-            .Select(a => a.Metric).ToListAsync(cancellationToken);
-        foreach (var rule in AlertMetrics.Effective(overrides))
+        foreach (var rule in snapshot.Rules)
         {
             var reported = rule.Metric.Name == AlertMetrics.ErrorRate5xxPercent
-                ? await ErrorRateAsync(facts, cancellationToken)
+                ? snapshot.ErrorRates.GetValueOrDefault(facts.AgentId)
                 : ValueOf(rule.Metric.Name, facts);
             if (!rule.Metric.Evaluated || reported is not { } value)
             {
                 continue;
             }
             var crossed = rule.Enabled && rule.Crossed(value);
-            var isOpen = open.Contains(rule.Metric.Name);
+            var isOpen = snapshot.Open.ContainsKey((facts.AgentId, rule.Metric.Name));
             if (crossed && !isOpen)
             {
                 await FireAsync(facts, rule, value);
+                snapshot.Open[(facts.AgentId, rule.Metric.Name)] = 0;
             }
             else if (!crossed && isOpen)
             {
                 await ResolveAsync(facts, rule, value);
+                snapshot.Open.TryRemove((facts.AgentId, rule.Metric.Name), out _);
             }
         }
     }
 
-    /// <summary>
-    /// The agent's 5xx share (percent) of the requests its access logs reported over the last
-    /// <see cref="AlertMetrics.ErrorRateWindow"/>, from the per-minute rollups the telemetry ingest keeps; 0 without
-    /// requests, so an open alert resolves once traffic stops failing or stops.
-    /// </summary>
-    private async Task<double?> ErrorRateAsync(HealthFacts facts, CancellationToken cancellationToken)
+    private sealed record ErrorRateRow(Guid AgentId, long Requests, long Errors);
+
+    /// <summary>A workspace's rules, open alerts (agent, metric) and 5xx rates (percent) at <see cref="LoadedAt"/>.</summary>
+    private sealed record AlertSnapshot(IReadOnlyList<EffectiveAlertRule> Rules, DateTimeOffset LoadedAt, Dictionary<Guid, double> ErrorRates)
     {
-        var since = time.GetUtcNow() - AlertMetrics.ErrorRateWindow;
-        var window = await db.Database.SqlQuery<ErrorRateRow>($"""
-            SELECT COALESCE(sum(requests), 0)::bigint AS "Requests", COALESCE(sum(status_5xx), 0)::bigint AS "Errors"
-            FROM telemetry_rollups WHERE agent_id = {facts.AgentId} AND minute >= date_trunc('minute', {since})
-            """).SingleAsync(cancellationToken);
-        return window.Requests == 0 ? 0 : Math.Round(100.0 * window.Errors / window.Requests, 1);
+        /// <summary>Kept current by this instance's own fire/resolve until the next refresh.</summary>
+        public ConcurrentDictionary<(Guid, string), byte> Open { get; } = new();
     }
 
-    private sealed record ErrorRateRow(long Requests, long Errors);
+    private sealed class WorkspaceAlerts
+    {
+        public SemaphoreSlim Refreshing { get; } = new(1, 1);
+        public volatile AlertSnapshot? Current;
+    }
 
     /// <summary>The metric's value in this report; null when the report does not say (no system stats, unary report).</summary>
     private static double? ValueOf(string metric, HealthFacts facts)
@@ -126,6 +237,8 @@ internal sealed class HealthAlerts(NxMeshDbContext db, FleetEventPublisher event
         var id = Guid.CreateVersion7();
         var message = Describe(rule, value, open: true);
         var now = time.GetUtcNow();
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<NxMeshDbContext>();
         var inserted = await db.Database.SqlQuery<Guid>($"""
             INSERT INTO agent_alerts (id, agent_id, workspace_id, metric, severity, message, value, threshold, opened_at)
             VALUES ({id}, {facts.AgentId}, {facts.WorkspaceId}, {rule.Metric.Name}, {rule.Severity}, {message}, {value}, {rule.Threshold}, {now})
@@ -154,6 +267,8 @@ internal sealed class HealthAlerts(NxMeshDbContext db, FleetEventPublisher event
     private async Task ResolveAsync(HealthFacts facts, EffectiveAlertRule rule, double value)
     {
         var now = time.GetUtcNow();
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<NxMeshDbContext>();
         var closed = await db.Database.SqlQuery<ResolvedRow>($"""
             UPDATE agent_alerts SET resolved_at = {now}, resolved_value = {value}
             WHERE agent_id = {facts.AgentId} AND metric = {rule.Metric.Name} AND resolved_at IS NULL
@@ -205,7 +320,48 @@ internal sealed class HealthAlerts(NxMeshDbContext db, FleetEventPublisher event
     private sealed record ResolvedRow(Guid Id, string Severity, double? Threshold, DateTimeOffset OpenedAt);
 }
 
+/// <summary>
+/// Every <see cref="AgentHubOptions.AlertRefreshSeconds"/>: refreshes the alert snapshot of each workspace with
+/// agents connected here and re-evaluates each connection's last report against it (rule edits, the 5xx rate of
+/// newly ingested access logs, drift growing between reports).
+/// </summary>
+internal sealed class AlertSweep(ConnectionRegistry registry, HealthAlerts alerts, IOptions<AgentHubOptions> options, ILogger<AlertSweep> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(options.Value.AlertRefresh);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stoppingToken))
+            {
+                foreach (var workspace in registry.All().GroupBy(c => c.WorkspaceId))
+                {
+                    try
+                    {
+                        await alerts.RefreshAsync(workspace.Key, stoppingToken);
+                        foreach (var connection in workspace)
+                        {
+                            await alerts.ReevaluateAsync(connection, stoppingToken);
+                        }
+                    }
+                    catch (Exception ex) when (ex is not OperationCanceledException)
+                    {
+                        logger.LogWarning(ex, "The alert sweep of workspace {WorkspaceId} failed; the next one retries.", workspace.Key);
+                    }
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+    }
+}
+
 internal static class HealthAlertsExtensions
 {
-    public static void AddHealthAlerts(this IHostApplicationBuilder builder) => builder.Services.AddScoped<HealthAlerts>();
+    public static void AddHealthAlerts(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddSingleton<HealthAlerts>();
+        builder.Services.AddHostedService<AlertSweep>();
+    }
 }

@@ -11,23 +11,50 @@ namespace NxMesh.AgentHub.Commands;
 
 /// <summary>
 /// Carries commands from Redis to the agent's stream and CommandResults back (channels: <see cref="HubChannels"/>).
-/// A connection subscribes its agent's command channel while it is live, so only the instance holding the agent
-/// receives its commands; a result is accepted only for a command sent on that same stream.
+/// One subscription per instance (<see cref="HubChannels.HubCommands"/>); a live connection records its instance as
+/// the agent's location (<see cref="HubChannels.AgentLocation"/>), so only the instance holding the agent receives its
+/// commands, routed to the stream in memory; a command for an agent no longer held here is answered not_connected.
+/// A result is accepted only for a command sent on that same stream.
 /// </summary>
-internal sealed class CommandRelay(IConnectionMultiplexer redis, ILogger<CommandRelay> logger)
+internal sealed class CommandRelay(IConnectionMultiplexer redis, ConnectionRegistry registry, HubInstance instance, ILogger<CommandRelay> logger)
+    : IHostedService
 {
-    public async Task AttachAsync(AgentConnection connection)
+    private ChannelMessageQueue? _commands;
+
+    public async Task StartAsync(CancellationToken cancellationToken)
     {
-        Action<RedisChannel, RedisValue> handler = (_, message) => OnCommand(connection, message!);
-        connection.CommandHandler = handler;
-        await redis.GetSubscriber().SubscribeAsync(RedisChannel.Literal(HubChannels.AgentCommands(connection.AgentId)), handler);
+        _commands = await redis.GetSubscriber().SubscribeAsync(RedisChannel.Literal(HubChannels.HubCommands(instance.Id)));
+        _commands.OnMessage(message => OnHubCommand(message.Message!));
     }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (_commands is not null)
+        {
+            await _commands.UnsubscribeAsync();
+        }
+    }
+
+    public Task AttachAsync(AgentConnection connection) =>
+        redis.GetDatabase().StringSetAsync(HubChannels.AgentLocation(connection.AgentId), instance.Id.ToString("D"));
 
     public async Task DetachAsync(AgentConnection connection)
     {
-        if (connection.CommandHandler is { } handler)
+        try
         {
-            await redis.GetSubscriber().UnsubscribeAsync(RedisChannel.Literal(HubChannels.AgentCommands(connection.AgentId)), handler);
+            // Only if still ours: a newer stream on another instance has written its own id.
+            var transaction = redis.GetDatabase().CreateTransaction();
+            transaction.AddCondition(Condition.StringEqual(HubChannels.AgentLocation(connection.AgentId), instance.Id.ToString("D")));
+            _ = transaction.KeyDeleteAsync(HubChannels.AgentLocation(connection.AgentId));
+            await transaction.ExecuteAsync();
+        }
+        catch (RedisException ex)
+        {
+            logger.LogWarning(ex, "Could not clear the location of agent {AgentId}; commands to it are answered not_connected.", connection.AgentId);
+        }
+        if (!connection.HasPendingCommands)
+        {
+            return;
         }
         foreach (var (commandId, replyTo) in connection.PendingCommands)
         {
@@ -47,6 +74,26 @@ internal sealed class CommandRelay(IConnectionMultiplexer redis, ILogger<Command
             return;
         }
         await ReplyAsync(replyTo, new JsonObject { ["status"] = "result", ["result"] = JsonFormatter.Default.Format(result) });
+    }
+
+    private void OnHubCommand(string text)
+    {
+        try
+        {
+            var request = JsonNode.Parse(text)!.AsObject();
+            if (Guid.TryParse((string?)request["agent_id"], out var agentId) && registry.Get(agentId) is { } connection)
+            {
+                OnCommand(connection, text);
+            }
+            else if ((string?)request["reply_to"] is { } replyTo)
+            {
+                _ = ReplyAsync(replyTo, NotConnected());
+            }
+        }
+        catch (Exception ex)
+        {
+            logger.LogWarning(ex, "Ignoring a malformed command request.");
+        }
     }
 
     private void OnCommand(AgentConnection connection, string text)

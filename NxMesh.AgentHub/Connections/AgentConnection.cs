@@ -1,9 +1,9 @@
 using System.Collections.Concurrent;
 using System.Threading.Channels;
 using Grpc.Core;
+using NxMesh.Data.Entities;
 using NxMesh.Data.Messaging;
 using NxMesh.Protocol.V1;
-using StackExchange.Redis;
 
 namespace NxMesh.AgentHub.Connections;
 
@@ -17,6 +17,8 @@ internal sealed class AgentConnection : IDisposable
     private readonly Channel<MasterMessage> _outgoing;
     private readonly CancellationTokenSource _closed;
     private string? _closeReason;
+    private Dictionary<string, long>? _applyStartedAt;
+    private ConcurrentDictionary<string, string>? _pendingCommands;
 
     public AgentConnection(Guid agentId, Guid workspaceId, long epoch, int queueCapacity, CancellationToken callToken)
     {
@@ -44,7 +46,8 @@ internal sealed class AgentConnection : IDisposable
     public bool HealthSeen { get; set; }
     public string? ReportedChecksum { get; set; }
     public string? DesiredConfigId { get; set; }
-    public DateTimeOffset DesiredResolvedAt { get; set; }
+    /// <summary>The desired ConfigUpdate last resolved for this agent (shared by every agent with the same config and version: never mutated).</summary>
+    public ConfigUpdate? DesiredUpdate { get; set; }
     public string? LastSentConfigId { get; set; }
     public DateTimeOffset LastPushAt { get; set; }
     public string? InFlightConfigId { get; set; }
@@ -55,11 +58,19 @@ internal sealed class AgentConnection : IDisposable
     /// <summary>Whether the record's last apply status was checked against the config the agent runs (once per stream).</summary>
     public bool ApplyStatusReconciled { get; set; }
 
-    /// <summary>PENDING timestamps (agent clock, Unix ms) per config_id, for duration_ms.</summary>
-    public ConcurrentDictionary<string, long> ApplyStartedAt { get; } = new();
-    /// <summary>Commands sent on this stream: command_id → reply channel.</summary>
-    public ConcurrentDictionary<string, string> PendingCommands { get; } = new();
-    public Action<RedisChannel, RedisValue>? CommandHandler { get; set; }
+    /// <summary>Serializes alert evaluations of this connection (a health report and the periodic sweep).</summary>
+    public SemaphoreSlim AlertLock { get; } = new(1, 1);
+    /// <summary>The last stream health report and the state it gave (read by the alert sweep under AlertLock).</summary>
+    public HealthReport? LastHealth { get; set; }
+    public AgentState? LastState { get; set; }
+    /// <summary>The state this connection last wrote to the agent row (ConnectAsync wrote online); under AlertLock.</summary>
+    public AgentState PersistedState { get; set; } = AgentState.Online;
+
+    /// <summary>PENDING timestamps (agent clock, Unix ms) per config_id, for duration_ms; used by the read loop only. Created on first use.</summary>
+    public Dictionary<string, long> ApplyStartedAt => _applyStartedAt ??= new Dictionary<string, long>(1, StringComparer.Ordinal);
+    /// <summary>Commands sent on this stream: command_id → reply channel. Created on first use (most streams never get one).</summary>
+    public ConcurrentDictionary<string, string> PendingCommands => LazyInitializer.EnsureInitialized(ref _pendingCommands);
+    public bool HasPendingCommands => Volatile.Read(ref _pendingCommands) is { IsEmpty: false };
 
     public bool TryEnqueue(MasterMessage message)
     {
@@ -120,7 +131,8 @@ internal sealed class AgentConnection : IDisposable
 
     public void Dispose()
     {
+        // PushLock and AlertLock are not disposed: a recompute run or the alert sweep may still hold a reference, and
+        // a SemaphoreSlim whose wait handle was never used holds nothing to release.
         _closed.Dispose();
-        PushLock.Dispose();
     }
 }

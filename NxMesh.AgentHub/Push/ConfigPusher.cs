@@ -1,13 +1,13 @@
-using System.Diagnostics;
 using Microsoft.Extensions.Options;
 using NxMesh.AgentHub.Agents;
 using NxMesh.AgentHub.Connections;
-using NxMesh.Data.DesiredConfig;
 using NxMesh.Data.Entities;
-using NxMesh.Data.Messaging;
 using NxMesh.Protocol.V1;
 
 namespace NxMesh.AgentHub.Push;
+
+/// <summary>What a health report decided: the agent's state, and the work left for the caller.</summary>
+internal readonly record struct HealthOutcome(AgentState State, bool NeedsResolve, bool NeedsReconcile);
 
 internal enum PushTrigger
 {
@@ -21,64 +21,29 @@ internal enum PushTrigger
 /// Decides, per connection, whether to push the desired ConfigUpdate (design.md "Config identity"):
 /// new content is pushed once; the same content is re-pushed only on a health report that still differs, with no
 /// apply in flight, at most every RepushInterval, and never after the agent reported it FAILED/ROLLED_BACK.
+/// Nothing here touches the database: the desired config is resolved in batches by <see cref="WorkspaceRecompute"/>
+/// (on changes, periodically, and for connections that have none yet) and kept on the connection.
 /// </summary>
-internal sealed class ConfigPusher(IServiceScopeFactory scopes, WorkspaceGates gates, IOptions<AgentHubOptions> options, TimeProvider time,
-    ILogger<ConfigPusher> logger)
+internal sealed class ConfigPusher(IOptions<AgentHubOptions> options, TimeProvider time, ILogger<ConfigPusher> logger)
 {
     private readonly AgentHubOptions _options = options.Value;
 
-    /// <summary>A health report: remembers the checksum, pushes if needed, and returns the agent's state.</summary>
-    public async Task<AgentState> OnHealthAsync(AgentConnection connection, HealthReport health, CancellationToken cancellationToken)
+    /// <summary>
+    /// A health report: remembers the checksum, pushes if needed (from memory), and returns the agent's state, and
+    /// whether the connection still needs its desired config resolved (<see cref="WorkspaceRecompute.RequestResolve"/>)
+    /// or its record reconciled (<see cref="WorkspaceRecompute.MarkRunningDesiredAsync"/>).
+    /// </summary>
+    public async Task<HealthOutcome> OnHealthAsync(AgentConnection connection, HealthReport health, CancellationToken cancellationToken)
     {
-        // Resolving loads from the database: under the workspace's gate, taken before PushLock (the one lock order),
-        // so it never interleaves with a recompute run. The unlocked read only decides whether to take it.
-        using var gate = NeedsResolve(connection, health.ConfigChecksum, time.GetUtcNow())
-            ? await gates.EnterAsync(connection.WorkspaceId, cancellationToken)
-            : null;
         await connection.PushLock.WaitAsync(cancellationToken);
         try
         {
             var now = time.GetUtcNow();
             connection.HealthSeen = true;
             connection.ReportedChecksum = health.ConfigChecksum;
-            if (gate is not null)
-            {
-                await using var scope = scopes.CreateAsyncScope();
-                await EvaluateLockedAsync(connection, PushTrigger.Health, scope.ServiceProvider.GetRequiredService<DesiredConfigService>(), null, null, cancellationToken);
-            }
-            else if (health.ConfigChecksum == connection.DesiredConfigId)
-            {
-                connection.InFlightConfigId = null;
-            }
-            return StateOf(connection, health, now);
-        }
-        finally
-        {
-            connection.PushLock.Release();
-        }
-    }
-
-    private bool NeedsResolve(AgentConnection connection, string reportedChecksum, DateTimeOffset now) =>
-        connection.DesiredConfigId is not { } desired
-        || reportedChecksum != desired
-        || now - connection.DesiredResolvedAt >= _options.DesiredRefresh;
-
-    /// <summary>Re-evaluates one connection after a change (the caller shares one workspace load across agents).</summary>
-    public async Task OnChangeAsync(AgentConnection connection, DesiredConfigService service, WorkspaceConfigSource? source, string? traceparent,
-        CancellationToken cancellationToken)
-    {
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, connection.Closed);
-        try
-        {
-            await connection.PushLock.WaitAsync(linked.Token);
-        }
-        catch (OperationCanceledException) when (connection.Closed.IsCancellationRequested)
-        {
-            return;
-        }
-        try
-        {
-            await EvaluateLockedAsync(connection, PushTrigger.Change, service, source, traceparent, cancellationToken);
+            var resolve = connection.DesiredUpdate is null;
+            var reconcile = !resolve && Evaluate(connection, connection.DesiredUpdate!, PushTrigger.Health, null, now);
+            return new HealthOutcome(StateOf(connection, health, now), resolve, reconcile);
         }
         finally
         {
@@ -112,20 +77,16 @@ internal sealed class ConfigPusher(IServiceScopeFactory scopes, WorkspaceGates g
         }
     }
 
-    private async Task EvaluateLockedAsync(AgentConnection connection, PushTrigger trigger, DesiredConfigService service,
-        WorkspaceConfigSource? source, string? traceparent, CancellationToken cancellationToken)
+    /// <summary>
+    /// Takes <paramref name="desired"/> as the connection's desired config and pushes it if the rules say so. Call
+    /// under the connection's PushLock. <paramref name="desired"/> is shared: a push that needs its own trace context
+    /// sends a copy. True when the record's apply status must be reconciled (<see cref="WorkspaceRecompute.MarkRunningDesiredAsync"/>).
+    /// </summary>
+    public bool Evaluate(AgentConnection connection, ConfigUpdate desired, PushTrigger trigger, string? runTraceparent, DateTimeOffset now)
     {
-        var desired = await service.ResolveAsync(connection.AgentId, source, cancellationToken);
-        if (desired is null)
-        {
-            logger.LogInformation("Agent {AgentId} no longer exists; closing its stream.", connection.AgentId);
-            connection.Close(DisconnectReasons.ConnectionClosed);
-            return;
-        }
-        var now = time.GetUtcNow();
-        var configId = desired.Update.ConfigId;
+        var configId = desired.ConfigId;
         connection.DesiredConfigId = configId;
-        connection.DesiredResolvedAt = now;
+        connection.DesiredUpdate = desired;
         if (!connection.HealthSeen || connection.ReportedChecksum == configId)
         {
             // Before the first health report the agent's checksum is unknown: that report decides.
@@ -138,36 +99,46 @@ internal sealed class ConfigPusher(IServiceScopeFactory scopes, WorkspaceGates g
                     // to it after a failed change): no apply will report, so the record must not keep an old failure.
                     connection.ApplyStatusReconciled = true;
                     connection.FailedConfigId = null;
-                    await using var scope = scopes.CreateAsyncScope();
-                    await scope.ServiceProvider.GetRequiredService<AgentStore>().MarkRunningDesiredAsync(connection.AgentId, connection.Epoch, configId, cancellationToken);
+                    return true;
                 }
             }
-            return;
+            return false;
         }
         if (connection.FailedConfigId == configId)
         {
-            return;
+            return false;
         }
         var inFlight = connection.InFlightConfigId is not null && now - connection.InFlightSince < _options.ApplyTimeout;
         var newContent = connection.LastSentConfigId != configId;
         var heal = trigger == PushTrigger.Health && !inFlight && now - connection.LastPushAt >= _options.RepushInterval;
         if (!newContent && !heal)
         {
-            return;
+            return false;
         }
-        using var activity = trigger == PushTrigger.Change ? HubTracing.Start("push config", traceparent, ActivityKind.Producer) : HubTracing.StartRoot("push config (checksum differs)");
-        activity?.SetTag("nxmesh.agent_id", connection.AgentId.ToString("D"));
-        activity?.SetTag("nxmesh.config_id", configId);
-        desired.Update.Traceparent = activity?.Id ?? traceparent ?? "";
-        if (connection.TryEnqueue(new MasterMessage { ConfigUpdate = desired.Update }))
+        var update = desired;
+        if (runTraceparent is null)
+        {
+            // A push of its own (healing from a health report) starts a trace of its own; a recompute run's pushes
+            // carry the run's span, already set on the shared update.
+            using var activity = HubTracing.StartRoot("push config (checksum differs)");
+            activity?.SetTag("nxmesh.agent_id", connection.AgentId.ToString("D"));
+            activity?.SetTag("nxmesh.config_id", configId);
+            if (activity is not null)
+            {
+                update = desired.Clone();
+                update.Traceparent = activity.Id ?? "";
+            }
+        }
+        if (connection.TryEnqueue(new MasterMessage { ConfigUpdate = update }))
         {
             connection.LastSentConfigId = configId;
             connection.LastPushAt = now;
             connection.InFlightConfigId = configId;
             connection.InFlightSince = now;
-            logger.LogInformation("Pushed config {ConfigId} v{Version} to agent {AgentId} ({Reason}).",
-                configId, desired.Update.Version, connection.AgentId, newContent ? "new content" : "re-push, checksum still differs");
+            logger.LogDebug("Pushed config {ConfigId} v{Version} to agent {AgentId} ({Reason}).",
+                configId, desired.Version, connection.AgentId, newContent ? "new content" : "re-push, checksum still differs");
         }
+        return false;
     }
 
     private AgentState StateOf(AgentConnection connection, HealthReport health, DateTimeOffset now)

@@ -4,35 +4,68 @@ using Microsoft.Extensions.Options;
 using NxMesh.AgentHub.Agents;
 using NxMesh.AgentHub.Connections;
 using NxMesh.Data.DesiredConfig;
+using NxMesh.Data.Messaging;
 
 namespace NxMesh.AgentHub.Push;
 
 /// <summary>
-/// Debounces and coalesces "workspace changed" notifications: the first one for a workspace starts a timer,
-/// later ones within the window join it, then every agent of that workspace connected here is re-evaluated with
-/// one shared load of the workspace. A notification during a run schedules one more run, which waits for the
-/// running one (<see cref="WorkspaceGates"/>, shared with health-triggered resolves): a snapshot loaded earlier is
-/// never pushed after a newer one. The run joins the trace of the newest change it covers (its outbox traceparent).
+/// Resolves desired configs in batches, per workspace, and pushes them. Two kinds of requests are debounced and
+/// coalesced into one run: "the workspace changed" (<see cref="Notify"/>: every agent of that workspace connected
+/// here is re-evaluated) and "this connection has no desired config yet" (<see cref="RequestResolve"/>, from its
+/// first health report). A run loads the workspace once, resolves all its agents with
+/// <see cref="DesiredConfigBatch"/> (one read, one build per distinct target set, one UPDATE) and then evaluates
+/// each connection in memory (<see cref="ConfigPusher.Evaluate"/>), enqueueing pushes on the connections' own
+/// bounded queues — the writers send them in parallel. A request during a run schedules one more run, which waits
+/// for the running one (<see cref="WorkspaceGates"/>): a snapshot loaded earlier is never pushed after a newer one.
+/// The run joins the trace of the newest change it covers (its outbox traceparent).
 /// </summary>
 internal sealed class WorkspaceRecompute(ConnectionRegistry registry, ConfigPusher pusher, WorkspaceGates gates, IServiceScopeFactory scopes,
-    IOptions<AgentHubOptions> options, IHostApplicationLifetime lifetime, ILogger<WorkspaceRecompute> logger)
+    IOptions<AgentHubOptions> options, TimeProvider time, IHostApplicationLifetime lifetime, ILogger<WorkspaceRecompute> logger)
 {
-    private readonly ConcurrentDictionary<Guid, byte> _scheduled = new();
-    private readonly ConcurrentDictionary<Guid, string> _traceparents = new();
+    private readonly ConcurrentDictionary<Guid, Pending> _pending = new();
 
-    public void Notify(Guid workspaceId, string? traceparent = null)
+    /// <summary>Something the workspace's configs are built from changed: re-evaluate all its agents here.</summary>
+    public void Notify(Guid workspaceId, string? traceparent = null) => Schedule(workspaceId, pending =>
     {
+        pending.All = true;
         if (traceparent is { Length: > 0 })
         {
-            _traceparents[workspaceId] = traceparent;
+            pending.Traceparent = traceparent;
         }
-        if (_scheduled.TryAdd(workspaceId, 0))
+    });
+
+    /// <summary>A connection reported health before its desired config was resolved: resolve it in the next batch.</summary>
+    public void RequestResolve(AgentConnection connection) => Schedule(connection.WorkspaceId, pending => pending.Connections.Add(connection));
+
+    /// <summary>The record of one connection's agent is reconciled with the config it runs (see <see cref="DesiredConfigBatch.MarkRunningDesiredAsync"/>).</summary>
+    public async Task MarkRunningDesiredAsync(AgentConnection connection, CancellationToken cancellationToken)
+    {
+        if (connection.DesiredConfigId is not { } configId)
         {
-            _ = RunAsync(workspaceId);
+            return;
+        }
+        await using var scope = scopes.CreateAsyncScope();
+        await scope.ServiceProvider.GetRequiredService<DesiredConfigBatch>()
+            .MarkRunningDesiredAsync([(connection.AgentId, connection.Epoch, configId)], cancellationToken);
+    }
+
+    private void Schedule(Guid workspaceId, Action<Pending> add)
+    {
+        var pending = _pending.GetOrAdd(workspaceId, _ => new Pending());
+        bool start;
+        lock (pending)
+        {
+            add(pending);
+            start = !pending.Scheduled;
+            pending.Scheduled = true;
+        }
+        if (start)
+        {
+            _ = RunAsync(workspaceId, pending);
         }
     }
 
-    private async Task RunAsync(Guid workspaceId)
+    private async Task RunAsync(Guid workspaceId, Pending pending)
     {
         var stopping = lifetime.ApplicationStopping;
         try
@@ -40,11 +73,20 @@ internal sealed class WorkspaceRecompute(ConnectionRegistry registry, ConfigPush
             await Task.Delay(options.Value.Debounce, stopping);
             using (await gates.EnterAsync(workspaceId, stopping))
             {
-                _scheduled.TryRemove(workspaceId, out _);
-                _traceparents.TryRemove(workspaceId, out var traceparent);
-                using var activity = HubTracing.Start("recompute workspace config", traceparent);
+                bool all;
+                string? traceparent;
+                List<AgentConnection> requested;
+                lock (pending)
+                {
+                    (all, traceparent, requested) = (pending.All, pending.Traceparent, [.. pending.Connections]);
+                    pending.All = false;
+                    pending.Traceparent = null;
+                    pending.Connections.Clear();
+                    pending.Scheduled = false;
+                }
+                using var activity = all ? HubTracing.Start("recompute workspace config", traceparent) : HubTracing.StartRoot("resolve desired config", ActivityKind.Internal);
                 activity?.SetTag("nxmesh.workspace_id", workspaceId.ToString("D"));
-                await RecomputeAsync(workspaceId, traceparent, stopping);
+                await RecomputeAsync(workspaceId, all, requested, Activity.Current?.Id ?? traceparent, stopping);
             }
         }
         catch (OperationCanceledException) when (stopping.IsCancellationRequested)
@@ -52,26 +94,112 @@ internal sealed class WorkspaceRecompute(ConnectionRegistry registry, ConfigPush
         }
         catch (Exception ex)
         {
-            _scheduled.TryRemove(workspaceId, out _);
-            logger.LogError(ex, "Recomputing the desired config of workspace {WorkspaceId} failed; health reports will heal it.", workspaceId);
+            lock (pending)
+            {
+                pending.Scheduled = false;
+            }
+            logger.LogError(ex, "Recomputing the desired config of workspace {WorkspaceId} failed; the periodic refresh will heal it.", workspaceId);
         }
     }
 
-    private async Task RecomputeAsync(Guid workspaceId, string? traceparent, CancellationToken stopping)
+    private async Task RecomputeAsync(Guid workspaceId, bool all, List<AgentConnection> requested, string? traceparent, CancellationToken stopping)
     {
-        var connections = registry.InWorkspace(workspaceId);
+        // Evaluated with the Health trigger (a re-push may heal) when their health report asked for the resolve.
+        var fromHealth = requested.Where(c => !c.Closed.IsCancellationRequested).ToHashSet();
+        var connections = all ? registry.InWorkspace(workspaceId) : [.. fromHealth];
         if (connections.Count == 0)
         {
             return;
         }
         await using var scope = scopes.CreateAsyncScope();
-        var service = scope.ServiceProvider.GetRequiredService<DesiredConfigService>();
-        var source = await service.LoadWorkspaceAsync(workspaceId, stopping);
-        // Pushes carry this run's span (a child of the change's trace), or the change's own traceparent untraced.
-        var pushTrace = Activity.Current?.Id ?? traceparent;
+        var batch = scope.ServiceProvider.GetRequiredService<DesiredConfigBatch>();
+        var source = await scope.ServiceProvider.GetRequiredService<DesiredConfigBuilder>().LoadWorkspaceAsync(workspaceId, stopping);
+        if (source is null)
+        {
+            foreach (var connection in connections)
+            {
+                connection.Close(DisconnectReasons.ConnectionClosed);
+            }
+            return;
+        }
+        var desired = await batch.ResolveAsync(source, [.. connections.Select(c => c.AgentId)], stopping);
+        // Every update of this run is a fresh instance (never enqueued yet): it carries this run's trace.
+        foreach (var update in desired.Values.Distinct())
+        {
+            update.Traceparent = traceparent ?? "";
+        }
+        var now = time.GetUtcNow();
+        var reconcile = new List<(Guid, long, string)>();
+        var pushed = 0;
         foreach (var connection in connections)
         {
-            await pusher.OnChangeAsync(connection, service, source, pushTrace, stopping);
+            if (!desired.TryGetValue(connection.AgentId, out var update))
+            {
+                logger.LogInformation("Agent {AgentId} no longer exists; closing its stream.", connection.AgentId);
+                connection.Close(DisconnectReasons.ConnectionClosed);
+                continue;
+            }
+            try
+            {
+                await connection.PushLock.WaitAsync(connection.Closed);
+            }
+            catch (OperationCanceledException)
+            {
+                continue;
+            }
+            try
+            {
+                var sent = connection.LastPushAt;
+                if (pusher.Evaluate(connection, update, fromHealth.Contains(connection) ? PushTrigger.Health : PushTrigger.Change, traceparent ?? "", now))
+                {
+                    reconcile.Add((connection.AgentId, connection.Epoch, update.ConfigId));
+                }
+                pushed += connection.LastPushAt != sent ? 1 : 0;
+            }
+            finally
+            {
+                connection.PushLock.Release();
+            }
+        }
+        await batch.MarkRunningDesiredAsync(reconcile, stopping);
+        if (pushed > 0)
+        {
+            logger.LogInformation("Workspace {WorkspaceId}: {Pushed} of {Agents} agents pushed ({Configs} distinct configs).",
+                workspaceId, pushed, connections.Count, desired.Values.Select(u => u.ConfigId).Distinct().Count());
+        }
+    }
+
+    /// <summary>What the next run of a workspace covers; mutated under its own lock.</summary>
+    private sealed class Pending
+    {
+        public bool Scheduled { get; set; }
+        public bool All { get; set; }
+        public string? Traceparent { get; set; }
+        public HashSet<AgentConnection> Connections { get; } = [];
+    }
+}
+
+/// <summary>
+/// Heals lost notifications: every <see cref="AgentHubOptions.DesiredRefreshSeconds"/> each workspace with agents
+/// connected here is recomputed (one batch per workspace, not one resolve per health report).
+/// </summary>
+internal sealed class DesiredRefresh(ConnectionRegistry registry, WorkspaceRecompute recompute, IOptions<AgentHubOptions> options) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(options.Value.DesiredRefresh);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stoppingToken))
+            {
+                foreach (var workspaceId in registry.All().Select(c => c.WorkspaceId).Distinct())
+                {
+                    recompute.Notify(workspaceId);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
         }
     }
 }

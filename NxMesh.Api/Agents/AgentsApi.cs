@@ -84,19 +84,15 @@ public static class AgentsApi
         }
         v.ThrowIfInvalid();
         await access.WorkspaceAsync(workspaceId, OrganizationRole.Viewer, cancellationToken);
-        var query = db.Agents.AsNoTracking().Where(a => a.WorkspaceId == workspaceId);
+        // The selector becomes SQL over the jsonb labels (same results as LabelSelector.Matches, which AgentHub uses
+        // for targets), so count and page come from Postgres: 10,000 agents are never loaded for one page.
+        var query = db.Agents.WhereLabels(selector).AsNoTracking().Where(a => a.WorkspaceId == workspaceId);
         if (state is { } s)
         {
             query = query.Where(a => a.State == s);
         }
         query = query.OrderBy(a => a.Name).ThenBy(a => a.Id);
-        if (selector.Requirements.Count == 0)
-        {
-            return TypedResults.Ok(await query.ToPagedAsync(paging, AgentResponse.From, cancellationToken));
-        }
-        // Labels are one jsonb document: the selector is matched here, by the same code AgentHub uses for targets.
-        var matching = (await query.ToListAsync(cancellationToken)).Where(a => selector.Matches(a.Labels)).ToList();
-        return TypedResults.Ok(matching.ToPaged(paging, AgentResponse.From));
+        return TypedResults.Ok(await query.ToPagedAsync(paging, AgentResponse.From, cancellationToken));
     }
 
     private static async Task<Ok<AgentDetailResponse>> GetAsync([FromRoute(Name = "agent_id")] Guid agentId, NxMeshDbContext db, TenantAccess access, CancellationToken cancellationToken)

@@ -48,8 +48,4 @@ internal static class PagingExtensions
         var items = await query.Skip((paging.Page - 1) * paging.PerPage).Take(paging.PerPage).ToListAsync(cancellationToken);
         return new Paged<TOut>(items.Select(map).ToList(), new PageMeta(paging.Page, paging.PerPage, total));
     }
-
-    /// <summary>For lists filtered in memory (label selectors).</summary>
-    public static Paged<TOut> ToPaged<TIn, TOut>(this IReadOnlyList<TIn> items, (int Page, int PerPage) paging, Func<TIn, TOut> map) =>
-        new(items.Skip((paging.Page - 1) * paging.PerPage).Take(paging.PerPage).Select(map).ToList(), new PageMeta(paging.Page, paging.PerPage, items.Count));
 }

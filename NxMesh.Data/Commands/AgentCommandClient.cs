@@ -44,7 +44,23 @@ public sealed class AgentCommandClient(IConnectionMultiplexer redis)
                 ["reply_to"] = replyChannel.ToString(),
                 ["traceparent"] = Activity.Current?.Id,
             };
-            var receivers = await subscriber.PublishAsync(RedisChannel.Literal(HubChannels.AgentCommands(agentId)), request.ToJsonString());
+            // The instance holding the stream, by its location key; else (no key, or that instance is gone) the
+            // agent's own channel, which a receiver may still subscribe.
+            long receivers = 0;
+            if (await redis.GetDatabase().StringGetAsync(HubChannels.AgentLocation(agentId)) is { HasValue: true } hub
+                && Guid.TryParse((string?)hub, out var instanceId))
+            {
+                var routed = new JsonObject { ["agent_id"] = agentId.ToString("D") };
+                foreach (var (key, value) in request)
+                {
+                    routed[key] = value?.DeepClone();
+                }
+                receivers = await subscriber.PublishAsync(RedisChannel.Literal(HubChannels.HubCommands(instanceId)), routed.ToJsonString());
+            }
+            if (receivers == 0)
+            {
+                receivers = await subscriber.PublishAsync(RedisChannel.Literal(HubChannels.AgentCommands(agentId)), request.ToJsonString());
+            }
             if (receivers == 0)
             {
                 return CommandOutcome.NotConnected(agentId);

@@ -117,6 +117,32 @@ public sealed class DesiredConfigBuilder(NxMeshDbContext db, IDataProtectionProv
     }
 
     /// <summary>
+    /// What makes <see cref="Build"/> depend on the agent's id rather than its labels: the virtual hosts that target
+    /// it by id and the ACME challenges it answers. Agents with equal labels and equal keys get the same config, so
+    /// a fleet-wide recompute builds (and hashes) once per distinct (labels, key) instead of once per agent.
+    /// </summary>
+    public static string AgentSpecificKey(WorkspaceConfigSource source, Guid agentId)
+    {
+        var key = new System.Text.StringBuilder();
+        foreach (var vhost in source.VirtualHosts)
+        {
+            if (vhost.TargetAgents.Type == TargetAgentsType.Agents && vhost.TargetAgents.AgentIds.Contains(agentId))
+            {
+                key.Append(vhost.Id.ToString("N")).Append(',');
+            }
+        }
+        key.Append('|');
+        foreach (var challenge in source.Challenges)
+        {
+            if (challenge.AgentIds.Contains(agentId))
+            {
+                key.Append(challenge.Token).Append(',');
+            }
+        }
+        return key.ToString();
+    }
+
+    /// <summary>
     /// True when a TLS virtual host cannot be served yet: its certificate has no issued PEM and key (pending, or failed
     /// before a first issuance) or has expired. A failed renewal keeps the previous certificate, so it is still served.
     /// </summary>

@@ -21,6 +21,17 @@ public static class HubChannels
 
     public static string AgentCommands(Guid agentId) => $"nxmesh:agent:{agentId:D}:commands";
 
+    /// <summary>
+    /// One channel per AgentHub instance: commands for the agents it holds, request <c>{agent_id, command, reply_to,
+    /// traceparent}</c>. Where an agent is held is the string key <see cref="AgentLocation"/> (the instance id),
+    /// written by the instance when the stream is accepted and deleted (if still its own) when it ends: one
+    /// subscription per instance instead of one per agent.
+    /// </summary>
+    public static string HubCommands(Guid instanceId) => $"nxmesh:hub:{instanceId:D}:commands";
+
+    /// <summary>Redis key (not a channel): the id of the AgentHub instance holding the agent's stream.</summary>
+    public static string AgentLocation(Guid agentId) => $"nxmesh:agent:{agentId:D}:hub";
+
     public static string CommandReply(string commandId) => $"nxmesh:command-reply:{commandId}";
 }
 

@@ -17,7 +17,8 @@ internal static class BenchRunner
             Commit = await GitCommitAsync(options.Repo),
             Machine = $"{Environment.ProcessorCount} cores, {GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 1073741824.0:F0} GiB, {Environment.OSVersion}, .NET {Environment.Version}",
             LoadAverageAtStart = ProcStats.LoadAverages(),
-            CommandLine = "./nxmesh.sh bench " + commandLine["run".Length..].Trim(),
+            CommandLine = string.Concat(Stack.BenchStack.HubEnvironmentOverrides().Select(p => $"{Stack.BenchStack.HubEnvironmentPrefix}{p.Key}={p.Value} "))
+                + "./nxmesh.sh bench " + commandLine["run".Length..].Trim(),
             HealthIntervalSeconds = options.HealthIntervalSeconds,
             SimulatedApplyMilliseconds = options.ApplyMilliseconds,
         };

@@ -288,13 +288,13 @@ public sealed class PushTests(DatabaseFixture database) : IAsyncLifetime
             await using var db = database.CreateDbContext();
             return (await db.Agents.SingleAsync(a => a.Id == agentId)).State == AgentState.Online;
         }, TimeSpan.FromSeconds(5), "the agent to be online again");
-        // The row's state is updated before the report's snapshot row is inserted: wait for that too.
+        // The row's state is updated at once, the report's snapshot row with the next health batch: wait for that too.
         HealthSnapshot? latest = null;
         await Wait.UntilAsync(async () =>
         {
             await using var db = database.CreateDbContext();
-            latest = await db.HealthSnapshots.Where(h => h.AgentId == agentId).OrderByDescending(h => h.Id).FirstAsync();
-            return latest.NginxRunning;
+            latest = await db.HealthSnapshots.Where(h => h.AgentId == agentId).OrderByDescending(h => h.Id).FirstOrDefaultAsync();
+            return latest?.NginxRunning == true;
         }, TimeSpan.FromSeconds(5), "the running report's snapshot");
         Assert.Equal(applied.ConfigId, latest!.ConfigChecksum);
         Assert.Equal(12.5, latest.CpuPercent, 3);
