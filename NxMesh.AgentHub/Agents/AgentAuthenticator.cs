@@ -14,6 +14,8 @@ internal sealed class AgentAuthenticator(NxMeshDbContext db, TimeProvider time)
 {
     public const string AgentIdHeader = "x-nxmesh-agent-id";
     public const string CredentialPrefix = "nxmesh_cred_";
+    private const string AlreadyUsed = "The registration token has already been used.";
+    private const string InvalidCredential = "The agent credential is not valid (unknown agent, wrong or revoked credential).";
 
     /// <summary>
     /// Null when the call carries no identity metadata at all (only an enrollment may do that). Otherwise the
@@ -34,12 +36,31 @@ internal sealed class AgentAuthenticator(NxMeshDbContext db, TimeProvider time)
             throw Unauthenticated("Send both x-nxmesh-agent-id and authorization: Bearer <agent_credential>.");
         }
         var hash = Secrets.Hash(authorization["Bearer ".Length..].Trim());
-        var valid = await db.AgentCredentials.AnyAsync(
-            c => c.AgentId == agentId && c.SecretHash == hash && c.RevokedAt == null, cancellationToken);
-        return valid ? agentId : throw Unauthenticated("The agent credential is not valid (unknown agent, wrong or revoked credential).");
+        var credential = await db.AgentCredentials
+            .Where(c => c.AgentId == agentId && c.SecretHash == hash && c.RevokedAt == null)
+            .Select(c => new { c.Id, c.FirstUsedAt })
+            .FirstOrDefaultAsync(cancellationToken)
+            ?? throw Unauthenticated(InvalidCredential);
+        if (credential.FirstUsedAt is null)
+        {
+            // The first use proves the agent stored the credential: from now on its token is "already used". Conditional
+            // on not revoked, so a re-presented token that revoked it meanwhile wins and this call is refused.
+            var now = time.GetUtcNow();
+            var stillValid = await db.AgentCredentials.Where(c => c.Id == credential.Id && c.RevokedAt == null)
+                .ExecuteUpdateAsync(s => s.SetProperty(c => c.FirstUsedAt, c => c.FirstUsedAt ?? now), cancellationToken);
+            if (stillValid == 0)
+            {
+                throw Unauthenticated(InvalidCredential);
+            }
+        }
+        return agentId;
     }
 
-    /// <summary>Binds the token's pre-created agent, marks the token used and issues a credential, in one transaction.</summary>
+    /// <summary>
+    /// Binds the token's pre-created agent, marks the token used and issues a credential, in one transaction. A used
+    /// token may be presented again while the credential it issued has never been used (the enrollment response was
+    /// lost): that revokes the outstanding credential and issues a fresh one for the same agent.
+    /// </summary>
     public async Task<Enrollment> EnrollAsync(string token, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
@@ -49,8 +70,7 @@ internal sealed class AgentAuthenticator(NxMeshDbContext db, TimeProvider time)
         {
             null => "Unknown registration token.",
             { RevokedAt: not null } => "The registration token has been revoked.",
-            { UsedAt: not null } => "The registration token has already been used.",
-            _ when found.ExpiresAt <= now => "The registration token has expired.",
+            _ when found.ExpiresAt <= now => found.UsedAt is null ? "The registration token has expired." : AlreadyUsed,
             _ => null,
         };
         if (refusal is not null)
@@ -63,22 +83,42 @@ internal sealed class AgentAuthenticator(NxMeshDbContext db, TimeProvider time)
         {
             db.ChangeTracker.Clear();
             await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-            // Conditional: of two concurrent enrollments with one token, exactly one wins.
-            var claimed = await db.RegistrationTokens
-                .Where(t => t.Id == found!.Id && t.UsedAt == null && t.RevokedAt == null && t.ExpiresAt > now)
-                .ExecuteUpdateAsync(s => s.SetProperty(t => t.UsedAt, now), cancellationToken);
-            if (claimed == 0)
+            if (found!.UsedAt is null)
             {
-                return new Enrollment(false, Guid.Empty, null, [], "The registration token has already been used.");
+                // Conditional: of two concurrent first enrollments with one token, exactly one wins.
+                var claimed = await db.RegistrationTokens
+                    .Where(t => t.Id == found.Id && t.UsedAt == null && t.RevokedAt == null && t.ExpiresAt > now)
+                    .ExecuteUpdateAsync(s => s.SetProperty(t => t.UsedAt, now), cancellationToken);
+                if (claimed == 0)
+                {
+                    return new Enrollment(false, Guid.Empty, null, [], AlreadyUsed);
+                }
             }
-            var agentExists = await db.Agents.Where(a => a.Id == found!.AgentId)
+            else
+            {
+                // Re-presented: the no-op update locks the token row, so concurrent re-presentations run one after the other.
+                var locked = await db.RegistrationTokens
+                    .Where(t => t.Id == found.Id && t.RevokedAt == null && t.ExpiresAt > now)
+                    .ExecuteUpdateAsync(s => s.SetProperty(t => t.UsedAt, t => t.UsedAt), cancellationToken);
+                // Revoke the outstanding, never used credential. A concurrent first use either committed before (then
+                // nothing is revoked here) or waits for this row and then finds it revoked (UNAUTHENTICATED).
+                var revoked = locked == 0 ? 0 : await db.AgentCredentials
+                    .Where(c => c.AgentId == found.AgentId && c.RevokedAt == null && c.FirstUsedAt == null)
+                    .ExecuteUpdateAsync(s => s.SetProperty(c => c.RevokedAt, now), cancellationToken);
+                if (revoked == 0 || await db.AgentCredentials.AnyAsync(c => c.AgentId == found.AgentId && c.FirstUsedAt != null, cancellationToken))
+                {
+                    // Nothing rolled back matters: the transaction is disposed without a commit.
+                    return new Enrollment(false, Guid.Empty, null, [], AlreadyUsed);
+                }
+            }
+            var agentExists = await db.Agents.Where(a => a.Id == found.AgentId)
                 .ExecuteUpdateAsync(s => s.SetProperty(a => a.EnrolledAt, now), cancellationToken);
             if (agentExists == 0)
             {
                 return new Enrollment(false, Guid.Empty, null, [], "The agent of this registration token no longer exists.");
             }
             var credential = Secrets.NewSecret(CredentialPrefix);
-            db.AgentCredentials.Add(new AgentCredential { AgentId = found!.AgentId, SecretHash = Secrets.Hash(credential), CreatedAt = now });
+            db.AgentCredentials.Add(new AgentCredential { AgentId = found.AgentId, SecretHash = Secrets.Hash(credential), CreatedAt = now });
             await db.SaveChangesAsync(cancellationToken);
             await transaction.CommitAsync(cancellationToken);
             return new Enrollment(true, found.AgentId, credential, found.Labels, null);

@@ -55,6 +55,11 @@ public sealed class AgentCredential
     public required byte[] SecretHash { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
     public DateTimeOffset? LastUsedAt { get; set; }
+    /// <summary>
+    /// The first call authenticated with this credential: proof that the agent stored it. Until then the
+    /// registration token that issued it may be presented again (a lost enrollment response), which revokes it.
+    /// </summary>
+    public DateTimeOffset? FirstUsedAt { get; set; }
     public DateTimeOffset? RevokedAt { get; set; }
 }
 

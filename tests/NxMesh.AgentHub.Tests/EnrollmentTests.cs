@@ -92,18 +92,86 @@ public sealed class EnrollmentTests(DatabaseFixture database) : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_token_enrolls_only_once()
+    public async Task A_lost_enrollment_response_is_retried_with_the_same_token_which_revokes_the_lost_credential()
     {
         var workspaceId = await Seed.WorkspaceAsync(database);
-        var (_, token) = await Seed.AgentWithTokenAsync(database, workspaceId);
+        var (agentId, token) = await Seed.AgentWithTokenAsync(database, workspaceId);
         await using var hub = new HubFactory(database);
 
-        await using var first = await TestAgent.OpenAsync(hub.Client, null, TestAgent.Registration(token));
-        Assert.True((await first.RegistrationAsync()).Success);
-        await using var second = await TestAgent.OpenAsync(hub.Client, null, TestAgent.Registration(token));
-        var refused = await second.RegistrationAsync();
-        Assert.False(refused.Success);
-        Assert.Contains("already been used", refused.ErrorMessage, StringComparison.Ordinal);
+        string lost;
+        await using (var first = await TestAgent.OpenAsync(hub.Client, null, TestAgent.Registration(token)))
+        {
+            var response = await first.RegistrationAsync();
+            Assert.True(response.Success, response.ErrorMessage);
+            lost = response.AgentCredential;
+        }
+        // The agent never stored (never used) that credential: the token is accepted again, for the same agent.
+        Protocol.V1.RegistrationResponse again;
+        await using (var retry = await TestAgent.OpenAsync(hub.Client, null, TestAgent.Registration(token)))
+        {
+            again = await retry.RegistrationAsync();
+        }
+        Assert.True(again.Success, again.ErrorMessage);
+        Assert.Equal(agentId.ToString("D"), again.AgentId);
+        Assert.StartsWith("nxmesh_cred_", again.AgentCredential, StringComparison.Ordinal);
+        Assert.NotEqual(lost, again.AgentCredential);
+
+        await using (var db = database.CreateDbContext())
+        {
+            var credentials = await db.AgentCredentials.Where(c => c.AgentId == agentId).ToListAsync();
+            Assert.Equal(2, credentials.Count);
+            Assert.NotNull(credentials.Single(c => c.SecretHash.SequenceEqual(Secrets.Hash(lost))).RevokedAt);
+            Assert.Null(credentials.Single(c => c.SecretHash.SequenceEqual(Secrets.Hash(again.AgentCredential))).RevokedAt);
+        }
+        await using var stale = await TestAgent.OpenAsync(hub.Client, HubFactory.Credentials(agentId, lost), TestAgent.Registration());
+        Assert.Equal(StatusCode.Unauthenticated, (await stale.Ended.WaitAsync(TimeSpan.FromSeconds(10))).StatusCode);
+        var unary = await Assert.ThrowsAsync<RpcException>(() =>
+            hub.Client.ReportHealthAsync(new Protocol.V1.HealthReport(), HubFactory.Credentials(agentId, lost)).ResponseAsync);
+        Assert.Equal(StatusCode.Unauthenticated, unary.StatusCode);
+
+        await using var stored = await TestAgent.OpenAsync(hub.Client, HubFactory.Credentials(agentId, again.AgentCredential),
+            TestAgent.Registration(), agentId: agentId.ToString("D"));
+        Assert.True((await stored.RegistrationAsync()).Success);
+    }
+
+    [Fact]
+    public async Task Once_the_issued_credential_was_used_the_token_is_refused_as_already_used()
+    {
+        var workspaceId = await Seed.WorkspaceAsync(database);
+        var (agentId, token) = await Seed.AgentWithTokenAsync(database, workspaceId);
+        await using var hub = new HubFactory(database);
+
+        string credential;
+        await using (var first = await TestAgent.OpenAsync(hub.Client, null, TestAgent.Registration(token)))
+        {
+            var response = await first.RegistrationAsync();
+            Assert.True(response.Success, response.ErrorMessage);
+            credential = response.AgentCredential;
+        }
+        // The first authenticated call proves the agent stored the credential.
+        await using (var used = await TestAgent.OpenAsync(hub.Client, HubFactory.Credentials(agentId, credential),
+            TestAgent.Registration(), agentId: agentId.ToString("D")))
+        {
+            Assert.True((await used.RegistrationAsync()).Success);
+        }
+
+        await using (var second = await TestAgent.OpenAsync(hub.Client, null, TestAgent.Registration(token)))
+        {
+            var refused = await second.RegistrationAsync();
+            Assert.False(refused.Success);
+            Assert.Equal("The registration token has already been used.", refused.ErrorMessage);
+            Assert.Equal("", refused.AgentCredential);
+        }
+        await using (var db = database.CreateDbContext())
+        {
+            var stored = await db.AgentCredentials.SingleAsync(c => c.AgentId == agentId);
+            Assert.Null(stored.RevokedAt);
+            Assert.NotNull(stored.FirstUsedAt);
+        }
+        // The refusal left the stored credential valid.
+        await using var again = await TestAgent.OpenAsync(hub.Client, HubFactory.Credentials(agentId, credential),
+            TestAgent.Registration(), agentId: agentId.ToString("D"));
+        Assert.True((await again.RegistrationAsync()).Success);
     }
 
     [Fact]
