@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
@@ -83,11 +84,49 @@ public sealed class LocalDataDirectory
         return true;
     }
 
+    /// <summary>
+    /// A loopback port that is free now, picked below the kernel's ephemeral range: a port the kernel hands out for
+    /// port 0 is also handed to outgoing connections (Npgsql, Redis, agents), which can take it between this pick and
+    /// the server's bind ("address already in use"); ports below the range are never auto-assigned.
+    /// </summary>
     public static int FreeTcpPort()
     {
+        var (low, _) = EphemeralPortRange();
+        const int First = 10000;
+        if (low - First >= 1000)
+        {
+            for (var attempt = 0; attempt < 64; attempt++)
+            {
+                var port = Random.Shared.Next(First, low);
+                try
+                {
+                    using var probe = new TcpListener(IPAddress.Loopback, port);
+                    probe.Start();
+                    return port;
+                }
+                catch (SocketException)
+                {
+                    // Taken: try another.
+                }
+            }
+        }
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private static (int Low, int High) EphemeralPortRange()
+    {
+        try
+        {
+            var parts = File.ReadAllText("/proc/sys/net/ipv4/ip_local_port_range")
+                .Split((char[])['\t', ' ', '\n'], StringSplitOptions.RemoveEmptyEntries);
+            return (int.Parse(parts[0], CultureInfo.InvariantCulture), int.Parse(parts[1], CultureInfo.InvariantCulture));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException)
+        {
+            return (32768, 60999);
+        }
     }
 
     /// <summary>Walks up from the AppHost binary to the repository root (where NxMesh.sln is).</summary>

@@ -1,7 +1,5 @@
 extern alias agenthub;
 
-using System.Net;
-using System.Net.Sockets;
 using System.Security.Cryptography;
 using Grpc.AspNetCore.Server;
 using Grpc.Core;
@@ -95,10 +93,5 @@ public sealed class HubFactory : WebApplicationFactory<agenthub::Program>
         base.Dispose(disposing);
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    private static int FreePort() => NxMesh.AppHost.Local.LocalDataDirectory.FreeTcpPort();
 }

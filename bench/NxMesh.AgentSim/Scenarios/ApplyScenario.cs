@@ -153,10 +153,5 @@ internal sealed class ApplyScenario(BenchOptions options, BenchReport report, Ac
         return (int)target.EnumerateFiles("*", SearchOption.AllDirectories).Sum(f => f.Length);
     }
 
-    private static int FreePort()
-    {
-        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    private static int FreePort() => NxMesh.AppHost.Local.LocalDataDirectory.FreeTcpPort();
 }

@@ -234,12 +234,7 @@ internal sealed class FleetScenarios(BenchOptions options, BenchReport report, A
 
     private static double Ms(long ticks) => Math.Round(ticks * 1000.0 / Stopwatch.Frequency, 3);
 
-    private static int FreePort()
-    {
-        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    private static int FreePort() => NxMesh.AppHost.Local.LocalDataDirectory.FreeTcpPort();
 }
 
 /// <summary>The run cannot honour what was requested (e.g. fewer agents connected): the run fails loudly.</summary>

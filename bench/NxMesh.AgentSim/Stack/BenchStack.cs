@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Net.Sockets;
 using Npgsql;
 using NxMesh.AppHost.Local;
 using NxMesh.Testing;
@@ -187,12 +186,7 @@ internal sealed class BenchStack : IAsyncDisposable
         }, TimeSpan.FromMinutes(2), $"{name} healthy at {health}");
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    private static int FreePort() => NxMesh.AppHost.Local.LocalDataDirectory.FreeTcpPort();
 
     public async Task<long> ScalarAsync(string sql)
     {
