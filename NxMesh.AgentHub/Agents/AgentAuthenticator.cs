@@ -57,6 +57,19 @@ internal sealed class AgentAuthenticator(NxMeshDbContext db, TimeProvider time)
     }
 
     /// <summary>
+    /// The agent showed, on the stream it enrolled on, that it stored <paramref name="credential"/>: the credential
+    /// counts as used, so its token can no longer be re-presented. False when it was revoked meanwhile (the token was
+    /// re-presented first).
+    /// </summary>
+    public async Task<bool> ConfirmStoredAsync(Guid agentId, string credential, CancellationToken cancellationToken)
+    {
+        var hash = Secrets.Hash(credential);
+        var now = time.GetUtcNow();
+        return await db.AgentCredentials.Where(c => c.AgentId == agentId && c.SecretHash == hash && c.RevokedAt == null)
+            .ExecuteUpdateAsync(s => s.SetProperty(c => c.FirstUsedAt, c => c.FirstUsedAt ?? now), cancellationToken) == 1;
+    }
+
+    /// <summary>
     /// Binds the token's pre-created agent, marks the token used and issues a credential, in one transaction. A used
     /// token may be presented again while the credential it issued has never been used (the enrollment response was
     /// lost): that revokes the outstanding credential and issues a fresh one for the same agent.

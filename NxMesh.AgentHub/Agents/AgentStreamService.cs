@@ -125,7 +125,7 @@ internal sealed class AgentStreamService(
                 ["ip_address"] = connected.IpAddress,
             });
             logger.LogInformation("Agent {AgentId} connected (epoch {Epoch}{Enrolled}).", agentId, connected.Epoch, credential is null ? "" : ", enrolled");
-            await ReadLoopAsync(requestStream, connection);
+            await ReadLoopAsync(requestStream, connection, credential);
         }
         catch (Exception ex) when (ex is IOException or OperationCanceledException)
         {
@@ -153,7 +153,10 @@ internal sealed class AgentStreamService(
         }
     }
 
-    private async Task ReadLoopAsync(IAsyncStreamReader<AgentMessage> requestStream, AgentConnection connection)
+    // enrolledCredential: the credential issued on this stream, if it enrolled. The first health report proves the agent
+    // read the registration response (it reports only after storing the credential), so from then on the token is
+    // "already used" — not only at the agent's next reconnect, which may be days away.
+    private async Task ReadLoopAsync(IAsyncStreamReader<AgentMessage> requestStream, AgentConnection connection, string? enrolledCredential)
     {
         var expectedId = connection.AgentId.ToString("D");
         while (await requestStream.MoveNext(connection.Closed))
@@ -168,6 +171,11 @@ internal sealed class AgentStreamService(
             switch (message.PayloadCase)
             {
                 case AgentMessage.PayloadOneofCase.Health:
+                    if (enrolledCredential is { } issued)
+                    {
+                        enrolledCredential = null;
+                        await gate.RunAsync(sp => sp.GetRequiredService<AgentAuthenticator>().ConfirmStoredAsync(connection.AgentId, issued, connection.Closed), connection.Closed);
+                    }
                     await OnHealthAsync(connection, message.Health);
                     break;
                 case AgentMessage.PayloadOneofCase.ConfigStatus:

@@ -175,6 +175,42 @@ public sealed class EnrollmentTests(DatabaseFixture database) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_health_report_on_the_enrolling_stream_proves_the_credential_was_stored_so_the_token_cannot_take_the_agent_over()
+    {
+        var workspaceId = await Seed.WorkspaceAsync(database);
+        var (agentId, token) = await Seed.AgentWithTokenAsync(database, workspaceId);
+        await using var hub = new HubFactory(database);
+
+        // The agent enrolls and stays on the stream it enrolled on: its first health report follows the response.
+        await using var enrolled = await TestAgent.OpenAsync(hub.Client, null, TestAgent.Registration(token));
+        var response = await enrolled.RegistrationAsync();
+        Assert.True(response.Success, response.ErrorMessage);
+        enrolled.AgentId = agentId.ToString("D");
+        await enrolled.ReportHealthAsync("");
+        await Wait.UntilAsync(async () =>
+        {
+            await using var db = database.CreateDbContext();
+            return await db.AgentCredentials.AnyAsync(c => c.AgentId == agentId && c.FirstUsedAt != null);
+        }, TimeSpan.FromSeconds(10), "the issued credential marked used by the health report");
+
+        // Whoever else holds the token now is refused, and neither revokes the credential nor replaces the stream.
+        await using (var thief = await TestAgent.OpenAsync(hub.Client, null, TestAgent.Registration(token)))
+        {
+            var refused = await thief.RegistrationAsync();
+            Assert.False(refused.Success);
+            Assert.Equal("The registration token has already been used.", refused.ErrorMessage);
+        }
+        await using (var db = database.CreateDbContext())
+        {
+            var stored = await db.AgentCredentials.SingleAsync(c => c.AgentId == agentId);
+            Assert.Null(stored.RevokedAt);
+        }
+        Assert.False(enrolled.Ended.IsCompleted);
+        var unary = await hub.Client.ReportHealthAsync(new Protocol.V1.HealthReport(), HubFactory.Credentials(agentId, response.AgentCredential)).ResponseAsync;
+        Assert.NotNull(unary);
+    }
+
+    [Fact]
     public async Task Forged_missing_or_revoked_credentials_are_unauthenticated()
     {
         var workspaceId = await Seed.WorkspaceAsync(database);
