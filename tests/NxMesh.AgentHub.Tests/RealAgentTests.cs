@@ -102,7 +102,7 @@ public sealed class RealAgentTests(DatabaseFixture database) : IAsyncLifetime
         _address = $"127.{Random.Shared.Next(1, 250)}.{Random.Shared.Next(1, 250)}.{Random.Shared.Next(2, 250)}";
         _offset = Random.Shared.Next(20, 60) * 1000;
         Directory.CreateDirectory(_state);
-        return ServerProcess.Start("dotnet", AgentDll(),
+        return ServerProcess.Start("dotnet", AgentBinary.Dll(),
             "--master-url", $"http://127.0.0.1:{hubPort}",
             "--registration-token", token,
             "--state-dir", _state,
@@ -137,18 +137,4 @@ public sealed class RealAgentTests(DatabaseFixture database) : IAsyncLifetime
             var row = await db.Agents.SingleAsync(a => a.Id == agentId);
             return row.AppliedConfigId == row.DesiredConfigId && row.State == AgentState.Online && row.Capabilities.Count > 0;
         }, TimeSpan.FromSeconds(30), "the agent to be online and in sync");
-
-    private static string AgentDll()
-    {
-        // The agent's own output folder (its appsettings and deps), built through the ProjectReference.
-        var configuration = AppContext.BaseDirectory.Contains("/Release/", StringComparison.Ordinal) ? "Release" : "Debug";
-        var directory = new DirectoryInfo(AppContext.BaseDirectory);
-        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "NxMesh.sln")))
-        {
-            directory = directory.Parent;
-        }
-        var dll = Path.Combine(directory?.FullName ?? throw new InvalidOperationException("NxMesh.sln not found above the test folder."),
-            "NxMesh.Agent", "bin", configuration, "net10.0", "NxMesh.Agent.dll");
-        return File.Exists(dll) ? dll : throw new FileNotFoundException("Build NxMesh.Agent first.", dll);
-    }
 }

@@ -154,7 +154,7 @@ public sealed class TelemetryRestartTests(DatabaseFixture database, ITestOutputH
     private ServerProcess StartAgent(int hubPort, string token)
     {
         Directory.CreateDirectory(_state);
-        return ServerProcess.Start("dotnet", AgentDll(),
+        return ServerProcess.Start("dotnet", AgentBinary.Dll(),
             "--master-url", $"http://127.0.0.1:{hubPort}",
             "--registration-token", token,
             "--state-dir", _state,
@@ -168,20 +168,6 @@ public sealed class TelemetryRestartTests(DatabaseFixture database, ITestOutputH
             "--log-flush-interval-ms", "200",
             "--telemetry-ack-timeout", "5",
             "--log-format", "text");
-    }
-
-    private static string AgentDll()
-    {
-        // The agent's own output folder (its appsettings and deps), built through the ProjectReference.
-        var configuration = AppContext.BaseDirectory.Contains("/Release/", StringComparison.Ordinal) ? "Release" : "Debug";
-        var directory = new DirectoryInfo(AppContext.BaseDirectory);
-        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "NxMesh.sln")))
-        {
-            directory = directory.Parent;
-        }
-        var dll = Path.Combine(directory?.FullName ?? throw new InvalidOperationException("NxMesh.sln not found above the test folder."),
-            "NxMesh.Agent", "bin", configuration, "net10.0", "NxMesh.Agent.dll");
-        return File.Exists(dll) ? dll : throw new FileNotFoundException("Build NxMesh.Agent first.", dll);
     }
 
     /// <summary>
