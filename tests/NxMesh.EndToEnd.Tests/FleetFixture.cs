@@ -20,7 +20,7 @@ public sealed class FleetFixture : IAsyncLifetime
 
     public const int Replicas = 2;
     /// <summary>AgentHub instances (NxMesh:AgentHubReplicas); replica i talks to hub ((i − 1) mod AgentHubs) + 1.</summary>
-    public const int AgentHubs = 1;
+    public const int AgentHubs = 2;
     public string AgentAddressPrefix { get; } = $"127.0.{Random.Shared.Next(100, 200).ToString(CultureInfo.InvariantCulture)}.";
     public int AgentPortOffset { get; } = FleetSettings.RunningAsRoot ? 0 : 8000;
     public DistributedApplication App { get; private set; } = null!;

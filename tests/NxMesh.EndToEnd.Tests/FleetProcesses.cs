@@ -67,6 +67,40 @@ internal sealed class FleetProcesses(FleetFixture fleet)
         return result;
     }
 
+    /// <summary>The service process itself: the child of <c>dotnet run</c> (or the resource's own process without one).</summary>
+    public int? ServiceProcess(string resource) =>
+        ResourcePid(resource) is { } pid ? Descendants(pid).DefaultIfEmpty(pid).First() : null;
+
+    /// <summary>
+    /// The local TCP ports of the ESTABLISHED connections the process holds to <paramref name="remotePort"/> (its
+    /// sockets, matched by inode in /proc/net/tcp and tcp6).
+    /// </summary>
+    public static IReadOnlyList<int> ConnectionsTo(int pid, int remotePort)
+    {
+        var inodes = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var fd in Directory.EnumerateFiles($"/proc/{pid}/fd"))
+        {
+            if (new FileInfo(fd).LinkTarget is { } target && target.StartsWith("socket:[", StringComparison.Ordinal))
+            {
+                inodes.Add(target["socket:[".Length..^1]);
+            }
+        }
+        var ports = new List<int>();
+        foreach (var table in new[] { "/proc/net/tcp", "/proc/net/tcp6" })
+        {
+            foreach (var line in File.ReadLines(table).Skip(1))
+            {
+                // sl local_address rem_address st … inode: ports are the hex after ':', state 01 = ESTABLISHED.
+                var columns = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                if (columns.Length > 9 && columns[3] == "01" && inodes.Contains(columns[9]) && HexPort(columns[2]) == remotePort)
+                {
+                    ports.Add(HexPort(columns[1]));
+                }
+            }
+        }
+        return ports;
+    }
+
     public static string CommandLine(int pid)
     {
         try
@@ -143,6 +177,9 @@ internal sealed class FleetProcesses(FleetFixture fleet)
         using var cts = new CancellationTokenSource(timeout);
         await Notifications.WaitForResourceHealthyAsync(resource, cts.Token);
     }
+
+    private static int HexPort(string address) =>
+        int.Parse(address[(address.LastIndexOf(':') + 1)..], NumberStyles.HexNumber, CultureInfo.InvariantCulture);
 
     private static bool IsZombie(int pid)
     {
