@@ -11,6 +11,12 @@ public static class AgentReplicas
     /// N nginx+agent replicas. Local mode: the agent project as a process supervising its own nginx on
     /// 127.0.0.(10+i). Container mode: the image built from NxMesh.Agent/Dockerfile (nginx + agent).
     /// </summary>
+    /// <remarks>
+    /// A local replica waits only for the migrator (which seeds its enrollment token), not for its AgentHub: Aspire
+    /// re-checks a resource's waits on every start, so a replica waiting for the hub could not be (re)started while the
+    /// hub is down — yet that is when an operator needs it to start and serve its last known good config. An agent
+    /// that finds no hub retries with its reconnect backoff (1 s doubling to 30 s, ±20 %).
+    /// </remarks>
     public static void AddAgentReplicas(this IDistributedApplicationBuilder builder, ControlPlane controlPlane, Stores stores, FleetSettings settings, FleetMode mode)
     {
         for (var i = 1; i <= settings.AgentReplicas; i++)
@@ -32,7 +38,7 @@ public static class AgentReplicas
                     .WithEnvironment("Agent__RegistrationToken", RegistrationToken(stores, i))
                     .WithEnvironment("Agent__Labels__replica", i.ToString(CultureInfo.InvariantCulture))
                     .WithEnvironment("Agent__MasterUrl", grpc)
-                    .WaitFor(hub);
+                    .WaitForCompletion(controlPlane.Migrator ?? throw new InvalidOperationException("Local mode needs the migrator."));
             }
             else
             {

@@ -19,6 +19,8 @@ public sealed class FleetFixture : IAsyncLifetime
     private readonly string _dataDirectory = Path.Combine(Path.GetTempPath(), "nxmesh-e2e-" + Guid.NewGuid().ToString("N")[..12]);
 
     public const int Replicas = 2;
+    /// <summary>AgentHub instances (NxMesh:AgentHubReplicas); replica i talks to hub ((i − 1) mod AgentHubs) + 1.</summary>
+    public const int AgentHubs = 2;
     public string AgentAddressPrefix { get; } = $"127.0.{Random.Shared.Next(100, 200).ToString(CultureInfo.InvariantCulture)}.";
     public int AgentPortOffset { get; } = FleetSettings.RunningAsRoot ? 0 : 8000;
     public DistributedApplication App { get; private set; } = null!;
@@ -39,15 +41,43 @@ public sealed class FleetFixture : IAsyncLifetime
                 "--NxMesh:PostgresPort=0",
                 "--NxMesh:RedisPort=0",
                 $"--NxMesh:AgentReplicas={Replicas}",
+                $"--NxMesh:AgentHubReplicas={AgentHubs}",
                 $"--NxMesh:AgentAddressPrefix={AgentAddressPrefix}",
                 $"--NxMesh:AgentPortOffset={AgentPortOffset}",
                 .. Acme.AppHostArguments,
             ],
             cts.Token);
-        builder.Services.AddLogging(logging => logging.SetMinimumLevel(LogLevel.Warning));
+        builder.Services.AddLogging(logging =>
+        {
+            logging.SetMinimumLevel(LogLevel.Warning);
+            // Diagnosis: NXMESH_E2E_RESOURCE_LOGS=agent shows the stdout (Information) of the resources whose name starts so.
+            if (Environment.GetEnvironmentVariable("NXMESH_E2E_RESOURCE_LOGS") is { Length: > 0 } resources)
+            {
+                logging.AddFilter("NxMesh.AppHost.Resources." + resources, LogLevel.Information);
+            }
+        });
         App = await builder.BuildAsync(cts.Token);
         await App.StartAsync(cts.Token);
+
+        // The replicas start with the migrator, before their hub listens, and enroll through their reconnect backoff:
+        // every test starts with the whole fleet enrolled.
+        foreach (var hub in AgentHubNames)
+        {
+            await WaitHealthyAsync(hub, cts.Token);
+        }
+        using var session = await FleetSession.OpenAsync(this);
+        for (var replica = 1; replica <= Replicas; replica++)
+        {
+            await session.WaitOnlineAsync(replica, ConnectTimeout);
+        }
     }
+
+    /// <summary>
+    /// From a hub healthy to an agent connected to it. While no hub listens an attempt through DCP's endpoint proxy hangs
+    /// until the HTTP/2 keepalive or the agent's 30 s registration timeout gives up, and the next waits out the backoff
+    /// (at most 30 s + 20 % jitter): 66 s at worst, the rest is slack for a loaded machine.
+    /// </summary>
+    public static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(120);
 
     public async Task DisposeAsync()
     {
@@ -66,6 +96,12 @@ public sealed class FleetFixture : IAsyncLifetime
         {
         }
     }
+
+    /// <summary>Every AgentHub instance's resource name.</summary>
+    public static IReadOnlyList<string> AgentHubNames { get; } = [.. Enumerable.Range(1, AgentHubs).Select(ResourceNames.AgentHubInstance)];
+
+    /// <summary>The AgentHub instance replica <paramref name="replica"/> talks to (the AppHost's round robin).</summary>
+    public static string AgentHubOf(int replica) => ResourceNames.AgentHubInstance(new FleetSettings { AgentHubReplicas = AgentHubs }.AgentHubOf(replica));
 
     public Task WaitHealthyAsync(string resource, CancellationToken cancellationToken) =>
         App.ResourceNotifications.WaitForResourceHealthyAsync(resource, cancellationToken);
