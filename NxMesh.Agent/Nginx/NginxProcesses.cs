@@ -56,6 +56,12 @@ internal static class NginxProcesses
         && title.Contains("worker process", StringComparison.Ordinal)
         && !title.Contains("shutting down", StringComparison.Ordinal);
 
+    /// <summary>A child freshly forked by the master still carries the master's title until it has initialised.</summary>
+    public static bool IsMasterTitled(int pid) => Title(pid)?.StartsWith("nginx: master process", StringComparison.Ordinal) == true;
+
+    /// <summary>The parent pid, or null once the process is gone.</summary>
+    public static int? ParentOf(int pid) => Stat(pid)?.ParentPid;
+
     public static bool IsNginx(int pid) => Title(pid)?.StartsWith("nginx:", StringComparison.Ordinal) == true;
 
     public static bool IsZombie(int pid) => Stat(pid) is { State: 'Z' };
