@@ -36,6 +36,7 @@ internal sealed class NginxReloader(IOptions<AgentOptions> options, INginxContro
         await SpaceReloadsAsync(cancellationToken);
 
         var before = NginxProcesses.ChildrenOf(pid);
+        var lastPid = NginxProcesses.LastPid();
         var log = new ErrorLogTail(layout.ErrorLog);
         var signalled = Stopwatch.GetTimestamp();
         Signals.Send(pid, Signals.Hup);
@@ -43,16 +44,18 @@ internal sealed class NginxReloader(IOptions<AgentOptions> options, INginxContro
 
         var deadline = signalled + (long)(_options.ReloadTimeoutSeconds * Stopwatch.Frequency);
         var emergencies = new List<string>();
+        var looks = 0;
         while (Stopwatch.GetTimestamp() < deadline)
         {
             // Parsing the config in the master takes from a few ms to hundreds (1,000 server blocks): a short poll
-            // keeps the confirmation close to the moment the workers run; one /proc scan costs well under a ms.
+            // keeps the confirmation close to the moment the workers run; each look reads only the pids created since the HUP.
             await Task.Delay(PollInterval, cancellationToken);
             if (!Signals.IsAlive(pid))
             {
                 return new(false, "the nginx master exited during the reload" + Detail(emergencies));
             }
-            var fresh = NginxProcesses.ChildrenOf(pid).Where(c => !before.Contains(c)).ToList();
+            // Every 25th look is a full scan, should the pid counter belong to another pid namespace than nginx.
+            var fresh = NginxProcesses.ChildrenCreatedAfter(pid, ++looks % 25 == 0 ? null : lastPid).Where(c => !before.Contains(c)).ToList();
             // A child still titled like the master is forked but not yet initialised: wait for the whole generation.
             if (fresh.Any(NginxProcesses.IsActiveWorker) && !fresh.Any(NginxProcesses.IsMasterTitled))
             {
