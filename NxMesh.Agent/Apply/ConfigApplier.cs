@@ -10,8 +10,8 @@ using NxMesh.Protocol.V1;
 
 namespace NxMesh.Agent.Apply;
 
-/// <summary>The terminal outcome of one apply, as reported in ConfigStatus.</summary>
-public sealed record ApplyResult(ConfigApplyStatus Status, string Message, TimeSpan Duration);
+/// <summary>The terminal outcome of one apply, as reported in ConfigStatus, with the time of each stage it went through.</summary>
+public sealed record ApplyResult(ConfigApplyStatus Status, string Message, TimeSpan Duration, IReadOnlyList<ApplyStage> Stages);
 
 /// <summary>
 /// The safe apply pipeline. PENDING → VALIDATING (render into a staged release, `nginx -t` on it in a scratch prefix)
@@ -123,10 +123,11 @@ internal sealed partial class ConfigApplier : BackgroundService
         activity?.SetTag("nxmesh.config_id", update.ConfigId);
         activity?.SetTag("nxmesh.config_version", update.Version);
         var started = Stopwatch.GetTimestamp();
+        var stages = new ApplyStages(activity);
         Report(update, ConfigApplyStatus.Pending);
         if (_current is { IsBase: false } current && current.ConfigId == update.ConfigId)
         {
-            return Finish(update, ConfigApplyStatus.Success, "already applied", started);
+            return Finish(update, ConfigApplyStatus.Success, "already applied", started, stages);
         }
 
         using var _ = await _gate.EnterAsync(cancellationToken);
@@ -135,43 +136,50 @@ internal sealed partial class ConfigApplier : BackgroundService
         try
         {
             var rendered = _renderer.Render(update);
+            stages.Mark(ApplyStages.Render);
             release = _releases.Stage(rendered);
+            stages.Mark(ApplyStages.Write);
             var (valid, output) = await _checker.CheckAsync(release.ConfigPath, cancellationToken);
+            stages.Mark(ApplyStages.Validate);
             if (!valid)
             {
                 _releases.Discard(release.Name);
-                return Finish(update, ConfigApplyStatus.Failed, output, started);
+                return Finish(update, ConfigApplyStatus.Failed, output, started, stages);
             }
             Report(update, ConfigApplyStatus.Applying);
             var previous = (Config: _current, Release: _currentRelease);
             _releases.Activate(release.Name);
             var applied = new AppliedConfig(update.ConfigId, update.Version, rendered, update, _time.GetUtcNow());
+            stages.Mark(ApplyStages.Swap);
 
             if (_control.MasterPid is null)
             {
                 // A stopped nginx (stop command, or between supervised restarts) loads this config when it starts.
                 Commit(applied, release.Name, previous.Release);
-                return Finish(update, ConfigApplyStatus.Success, "nginx is not running; the config is loaded when it starts", started);
+                stages.Mark(ApplyStages.Commit);
+                return Persisted(Finish(update, ConfigApplyStatus.Success, "nginx is not running; the config is loaded when it starts", started, stages), applied);
             }
             var reload = await _reloader.ReloadAsync(graceful: true, cancellationToken);
             if (reload.Success)
             {
+                stages.MarkSplit(ApplyStages.NewWorkers, ApplyStages.OldStopped, reload.Confirmed - reload.NewGeneration);
                 Commit(applied, release.Name, previous.Release);
-                return Finish(update, ConfigApplyStatus.Success, "", started);
+                stages.Mark(ApplyStages.Commit);
+                return Persisted(Finish(update, ConfigApplyStatus.Success, "", started, stages), applied);
             }
 
             var reason = await RestoreAsync(previous.Release, reload.Message, cancellationToken);
             _releases.Discard(release.Name);
             RecordRollback(update, reason);
-            return Finish(update, ConfigApplyStatus.RolledBack, reason, started);
+            return Finish(update, ConfigApplyStatus.RolledBack, reason, started, stages);
         }
         catch (ConfigRenderingException ex)
         {
-            return Finish(update, ConfigApplyStatus.Failed, ex.Message, started);
+            return Finish(update, ConfigApplyStatus.Failed, ex.Message, started, stages);
         }
         catch (IOException ex)
         {
-            return Finish(update, ConfigApplyStatus.Failed, "could not stage the config: " + ex.Message, started);
+            return Finish(update, ConfigApplyStatus.Failed, "could not stage the config: " + ex.Message, started, stages);
         }
     }
 
@@ -251,7 +259,7 @@ internal sealed partial class ConfigApplier : BackgroundService
             _lastKnownGood.Save(previousConfig);
         }
         RecordRollback(update, reason);
-        Finish(update, ConfigApplyStatus.RolledBack, reason, started);
+        Finish(update, ConfigApplyStatus.RolledBack, reason, started, null);
     }
 
     private void Commit(AppliedConfig applied, string release, string? previousRelease)
@@ -259,9 +267,27 @@ internal sealed partial class ConfigApplier : BackgroundService
         _previous = _current;
         _previousRelease = previousRelease;
         _currentRelease = release;
-        _lastKnownGood.Save(applied);
         SetCurrent(applied);
-        _releases.Prune(previousRelease);
+    }
+
+    /// <summary>
+    /// After SUCCESS is reported (still inside the gate, before any later apply or rollback): the config becomes the
+    /// last known good (an fsync'd file: 1–30 ms, more on a busy disk, and no part of what nginx serves) and the
+    /// releases older than the previous one go. Had the agent died in between, it would restart on the config before
+    /// and report that checksum, and the master would push this one again.
+    /// </summary>
+    private ApplyResult Persisted(ApplyResult result, AppliedConfig applied)
+    {
+        try
+        {
+            _lastKnownGood.Save(applied);
+            _releases.Prune(_previousRelease);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            LogPersistFailed(applied.ConfigId, ex.Message);
+        }
+        return result;
     }
 
     /// <summary>Swaps the previous release back and reloads; the reason names both what failed and how the restore went.</summary>
@@ -317,18 +343,26 @@ internal sealed partial class ConfigApplier : BackgroundService
             AppliedAt = appliedAt,
         });
 
-    private ApplyResult Finish(ConfigUpdate update, ConfigApplyStatus status, string message, long started)
+    private ApplyResult Finish(ConfigUpdate update, ConfigApplyStatus status, string message, long started, ApplyStages? stages)
     {
         var duration = Stopwatch.GetElapsedTime(started);
         Report(update, status, message, status == ConfigApplyStatus.Success ? _time.GetUtcNow().ToUnixTimeMilliseconds() : 0);
         LogFinished(update.ConfigId, update.Version, status, (long)duration.TotalMilliseconds, FirstLine(message));
-        return new ApplyResult(status, message, duration);
+        if (stages is { Stages.Count: > 0 })
+        {
+            LogStages(update.ConfigId, update.Version, duration.TotalMilliseconds, stages.ToString());
+        }
+        return new ApplyResult(status, message, duration, stages?.Stages ?? []);
     }
 
     private static string FirstLine(string text) => text.Split('\n', 2)[0];
 
     [LoggerMessage(Level = LogLevel.Information, Message = "config {ConfigId} v{Version}: {Status} in {DurationMs} ms {Detail}")]
     private partial void LogFinished(string configId, long version, ConfigApplyStatus status, long durationMs, string detail);
+
+    /// <summary>Parsed by the benchmark (bench/NxMesh.AgentSim, apply scenario): keep the shape.</summary>
+    [LoggerMessage(Level = LogLevel.Information, Message = "config {ConfigId} v{Version} stages in ms: total={TotalMs:0.0} {Stages}")]
+    private partial void LogStages(string configId, long version, double totalMs, string stages);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "config {ConfigId} v{Version} superseded by v{NewVersion} before it was applied")]
     private partial void LogSuperseded(string configId, long version, long newVersion);
@@ -344,6 +378,9 @@ internal sealed partial class ConfigApplier : BackgroundService
 
     [LoggerMessage(Level = LogLevel.Error, Message = "applying config {ConfigId} failed unexpectedly")]
     private partial void LogApplyCrashed(string configId, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "config {ConfigId} is applied but could not be kept as the last known good: {Reason}")]
+    private partial void LogPersistFailed(string configId, string reason);
 
     [LoggerMessage(Level = LogLevel.Critical, Message = "restoring the previous config failed: {Reason}")]
     private partial void LogRestoreFailed(string reason);

@@ -25,6 +25,42 @@ internal static class NginxProcesses
     }
 
     /// <summary>
+    /// The children of <paramref name="parent"/> created after pid <paramref name="after"/> was handed out: pids are
+    /// allocated in sequence (<c>/proc/sys/kernel/ns_last_pid</c>), so only the few pids since are read instead of
+    /// every process in /proc — cheap enough to poll every few ms while the master parses a large config. Falls back
+    /// to a full scan when the counter is unreadable, wrapped or far ahead.
+    /// </summary>
+    public static HashSet<int> ChildrenCreatedAfter(int parent, int? after)
+    {
+        if (after is not { } first || LastPid() is not { } last || last < first || last - first > 2048)
+        {
+            return ChildrenOf(parent);
+        }
+        var children = new HashSet<int>();
+        for (var pid = first + 1; pid <= last; pid++)
+        {
+            if (Stat(pid) is { } stat && stat.ParentPid == parent)
+            {
+                children.Add(pid);
+            }
+        }
+        return children;
+    }
+
+    /// <summary>The last pid handed out in this pid namespace, or null where the kernel does not say.</summary>
+    public static int? LastPid()
+    {
+        try
+        {
+            return int.Parse(File.ReadAllText("/proc/sys/kernel/ns_last_pid").AsSpan().Trim(), NumberStyles.None, CultureInfo.InvariantCulture);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException or OverflowException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
     /// nginx processes (master, workers, cache processes) holding <paramref name="file"/> open — the prefix's error
     /// log identifies the processes of one nginx installation, including workers orphaned by a killed master.
     /// </summary>
@@ -55,6 +91,12 @@ internal static class NginxProcesses
     public static bool IsActiveWorker(int pid) => Title(pid) is { } title
         && title.Contains("worker process", StringComparison.Ordinal)
         && !title.Contains("shutting down", StringComparison.Ordinal);
+
+    /// <summary>A child freshly forked by the master still carries the master's title until it has initialised.</summary>
+    public static bool IsMasterTitled(int pid) => Title(pid)?.StartsWith("nginx: master process", StringComparison.Ordinal) == true;
+
+    /// <summary>The parent pid, or null once the process is gone.</summary>
+    public static int? ParentOf(int pid) => Stat(pid)?.ParentPid;
 
     public static bool IsNginx(int pid) => Title(pid)?.StartsWith("nginx:", StringComparison.Ordinal) == true;
 

@@ -3,17 +3,27 @@ using Microsoft.Extensions.Options;
 
 namespace NxMesh.Agent.Nginx;
 
-/// <summary>The outcome of a reload: confirmed by a new worker generation, or why not.</summary>
-public sealed record ReloadOutcome(bool Success, string Message);
+/// <summary>
+/// The outcome of a reload: confirmed by a new worker generation, or why not. <paramref name="NewGeneration"/> is the
+/// time from the HUP until a worker of the new generation runs; <paramref name="Confirmed"/> until, in addition, no
+/// worker of the old generation still accepts (zero when the reload did not succeed).
+/// </summary>
+public sealed record ReloadOutcome(bool Success, string Message, TimeSpan NewGeneration = default, TimeSpan Confirmed = default);
 
 /// <summary>
 /// HUP with confirmation: the reload counts only when the master has spawned a new worker generation (new children,
 /// seen in /proc) and the old generation has stopped accepting connections. An [emerg] in the error log (nginx refused the new cycle, e.g. bind() failed), a dead master or
 /// the bound elapsing is a failure. Reloads are spaced by a minimum interval so generations do not pile up.
+/// The master itself tells the old workers to quit only 100 ms after it forked the new ones (a fixed sleep in nginx's
+/// master cycle, "allow new processes to start"); once the new generation runs, the agent sends the old workers the
+/// same graceful QUIT at once, so the old config stops taking connections without that fixed wait. The master's own
+/// QUIT follows and finds them already exiting; as they exited while it slept, it reaps them as quitting, not as
+/// crashed (it blocks SIGCHLD outside sigsuspend), and respawns nothing.
 /// </summary>
 internal sealed class NginxReloader(IOptions<AgentOptions> options, INginxControl control, NginxLayout layout, TimeProvider time)
 {
     private static readonly TimeSpan QuietPeriod = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(2);
     private readonly AgentOptions _options = options.Value;
     private long _lastReload = long.MinValue;
 
@@ -26,40 +36,50 @@ internal sealed class NginxReloader(IOptions<AgentOptions> options, INginxContro
         await SpaceReloadsAsync(cancellationToken);
 
         var before = NginxProcesses.ChildrenOf(pid);
+        var lastPid = NginxProcesses.LastPid();
         var log = new ErrorLogTail(layout.ErrorLog);
+        var signalled = Stopwatch.GetTimestamp();
         Signals.Send(pid, Signals.Hup);
         _lastReload = time.GetTimestamp();
 
-        var deadline = Stopwatch.GetTimestamp() + (long)(_options.ReloadTimeoutSeconds * Stopwatch.Frequency);
+        var deadline = signalled + (long)(_options.ReloadTimeoutSeconds * Stopwatch.Frequency);
         var emergencies = new List<string>();
+        var looks = 0;
         while (Stopwatch.GetTimestamp() < deadline)
         {
-            await Task.Delay(20, cancellationToken);
+            // Parsing the config in the master takes from a few ms to hundreds (1,000 server blocks): a short poll
+            // keeps the confirmation close to the moment the workers run; each look reads only the pids created since the HUP.
+            await Task.Delay(PollInterval, cancellationToken);
             if (!Signals.IsAlive(pid))
             {
                 return new(false, "the nginx master exited during the reload" + Detail(emergencies));
             }
-            var fresh = NginxProcesses.ChildrenOf(pid).Where(c => !before.Contains(c)).ToList();
-            if (fresh.Any(NginxProcesses.IsActiveWorker))
+            // Every 25th look is a full scan, should the pid counter belong to another pid namespace than nginx.
+            var fresh = NginxProcesses.ChildrenCreatedAfter(pid, ++looks % 25 == 0 ? null : lastPid).Where(c => !before.Contains(c)).ToList();
+            // A child still titled like the master is forked but not yet initialised: wait for the whole generation.
+            if (fresh.Any(NginxProcesses.IsActiveWorker) && !fresh.Any(NginxProcesses.IsMasterTitled))
             {
-                if (!graceful)
+                var newGeneration = Stopwatch.GetElapsedTime(signalled);
+                // SUCCESS means every new connection meets the new config: the old generation must stop accepting.
+                // Graceful: QUIT, as the master sends it 100 ms later (they finish the requests in flight);
+                // not graceful: TERM, the old generation stops now instead of draining its connections.
+                var old = graceful
+                    ? before.Where(c => NginxProcesses.IsActiveWorker(c) && NginxProcesses.ParentOf(c) == pid)
+                    : before.Where(c => Signals.IsAlive(c) && NginxProcesses.ParentOf(c) == pid);
+                foreach (var child in old.ToList())
                 {
-                    // Not graceful: the old generation is told to stop now instead of draining its connections.
-                    foreach (var old in before.Where(Signals.IsAlive))
-                    {
-                        Signals.Send(old, Signals.Term);
-                    }
+                    Signals.Send(child, graceful ? Signals.Quit : Signals.Term);
                 }
-                // SUCCESS means every new connection meets the new config: between the new workers starting and
-                // the master's QUIT reaching them, old workers may still accept. Wait (bounded) until none of the
-                // old generation is an accepting worker (exited, or titled "worker process is shutting down").
+                // Bounded wait until none of the old generation is an accepting worker (exited, or titled
+                // "worker process is shutting down").
                 while (before.Any(NginxProcesses.IsActiveWorker) && Stopwatch.GetTimestamp() < deadline)
                 {
-                    await Task.Delay(10, cancellationToken);
+                    await Task.Delay(PollInterval, cancellationToken);
                 }
+                var confirmed = Stopwatch.GetElapsedTime(signalled);
                 return before.Any(NginxProcesses.IsActiveWorker)
-                    ? new(true, "reloaded: new worker generation up; the old generation had not yet stopped accepting")
-                    : new(true, "reloaded: new worker generation up, old generation no longer accepting");
+                    ? new(true, "reloaded: new worker generation up; the old generation had not yet stopped accepting", newGeneration, confirmed)
+                    : new(true, "reloaded: new worker generation up, old generation no longer accepting", newGeneration, confirmed);
             }
             var lines = log.ReadNew();
             emergencies.AddRange(ErrorLogTail.Emergencies(lines));

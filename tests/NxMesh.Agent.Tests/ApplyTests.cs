@@ -38,9 +38,11 @@ public sealed class ApplyTests
 
         var report = await agent.Services.GetRequiredService<HealthCollector>().CollectAsync(CancellationToken.None);
         Assert.Equal((update.ConfigId, 1L), (report.ConfigChecksum, report.ConfigVersion));
+        // The last known good is written right after SUCCESS is reported.
         var lastKnownGood = Path.Combine(agent.StateDirectory, "last-known-good.json");
+        await Wait.UntilAsync(async () => File.Exists(lastKnownGood) && (await File.ReadAllTextAsync(lastKnownGood)).Contains(update.ConfigId, StringComparison.Ordinal),
+            TimeSpan.FromSeconds(10), "the last known good to hold the applied config");
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(lastKnownGood));
-        Assert.Contains(update.ConfigId, await File.ReadAllTextAsync(lastKnownGood), StringComparison.Ordinal);
     }
 
     [Fact]

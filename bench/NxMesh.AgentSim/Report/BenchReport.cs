@@ -76,7 +76,25 @@ public sealed record ApplyResult(
     Distribution BareMilliseconds,
     double? Ratio,
     IReadOnlyList<double> RawAgentMilliseconds,
-    IReadOnlyList<double> RawBareMilliseconds);
+    IReadOnlyList<double> RawBareMilliseconds,
+    Distribution? AgentUntilHupMilliseconds = null,
+    Distribution? ConfirmationMilliseconds = null,
+    IReadOnlyList<ApplyStageTimes>? RawAgentStages = null);
+
+/// <summary>
+/// One apply's stages as the agent timed them (its log line "config … stages in ms: …"): render, write, validate,
+/// swap (up to the HUP), new_workers and old_stopped (the confirmation), commit.
+/// </summary>
+public sealed record ApplyStageTimes(string ConfigId, double TotalMilliseconds, IReadOnlyDictionary<string, double> Stages)
+{
+    /// <summary>The stages after the HUP: until the new generation runs and the old one no longer accepts.</summary>
+    public static readonly string[] Confirmation = ["new_workers", "old_stopped"];
+
+    public double ConfirmationMilliseconds => Confirmation.Sum(s => Stages.GetValueOrDefault(s));
+
+    /// <summary>Everything up to and including the HUP: what a bare <c>nginx -t &amp;&amp; nginx -s reload</c> also covers.</summary>
+    public double UntilHupMilliseconds => Stages.Where(s => s.Key is not ("new_workers" or "old_stopped" or "commit")).Sum(s => s.Value);
+}
 
 /// <summary>GET agents?label_selector with every simulated agent registered, driven by autocannon.</summary>
 public sealed record RestResult(

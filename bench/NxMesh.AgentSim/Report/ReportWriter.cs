@@ -92,13 +92,15 @@ public static class ReportWriter
         {
             md.AppendLine("## Apply overhead on real nginx");
             md.AppendLine();
-            md.AppendLine("| server blocks | rendered KiB | agent apply p50 ms | max ms | bare `nginx -t && nginx -s reload` p50 ms | max ms | ratio (p50) |");
-            md.AppendLine("|---:|---:|---:|---:|---:|---:|---:|");
+            md.AppendLine("| server blocks | rendered KiB | agent apply p50 ms | max ms | bare `nginx -t && nginx -s reload` p50 ms | max ms | ratio (p50) | agent up to HUP p50 ms | confirmation p50 ms | ratio up to HUP |");
+            md.AppendLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
             foreach (var a in report.Apply)
             {
                 md.AppendLine(CultureInfo.InvariantCulture,
-                    $"| {a.ServerBlocks} | {F(a.RenderedConfigBytes / 1024.0)} | {F(a.AgentApplyMilliseconds.P50)} | {F(a.AgentApplyMilliseconds.Max)} | {F(a.BareMilliseconds.P50)} | {F(a.BareMilliseconds.Max)} | {(a.Ratio is { } x ? F(x) : "–")} |");
+                    $"| {a.ServerBlocks} | {F(a.RenderedConfigBytes / 1024.0)} | {F(a.AgentApplyMilliseconds.P50)} | {F(a.AgentApplyMilliseconds.Max)} | {F(a.BareMilliseconds.P50)} | {F(a.BareMilliseconds.Max)} | {(a.Ratio is { } x ? F(x) : "–")} | {(a.AgentUntilHupMilliseconds is { } h ? F(h.P50) : "–")} | {(a.ConfirmationMilliseconds is { } c ? F(c.P50) : "–")} | {(a.AgentUntilHupMilliseconds is { } u && Ratio.Of(u.P50, a.BareMilliseconds.P50) is { } hupRatio ? F(hupRatio) : "–")} |");
             }
+            md.AppendLine();
+            md.AppendLine("Agent apply = PENDING → SUCCESS (`config_apply_history.duration_ms`), the headline. The agent's own stage timings (its log): *up to HUP* = render, write, `nginx -t` in a scratch prefix, swap — what the bare pair also covers; *confirmation* = HUP → a new worker generation runs and no old worker accepts, which the bare pair does not wait for (`nginx -s reload` returns once the signal is sent).");
             md.AppendLine();
         }
         if (report.Rest is { } rest)

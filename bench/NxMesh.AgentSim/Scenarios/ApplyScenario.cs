@@ -13,7 +13,7 @@ namespace NxMesh.AgentSim.Scenarios;
 /// config_apply_history. The floor is `nginx -t` then `nginx -s reload` of the very config the agent rendered, run
 /// against the same nginx in the same run.
 /// </summary>
-internal sealed class ApplyScenario(BenchOptions options, BenchReport report, Action<string> log)
+internal sealed partial class ApplyScenario(BenchOptions options, BenchReport report, Action<string> log)
 {
     private const string Nginx = "/usr/sbin/nginx";
 
@@ -58,6 +58,7 @@ internal sealed class ApplyScenario(BenchOptions options, BenchReport report, Ac
                 applied = await WaitAppliedAsync(stack, agentId, agent, TimeSpan.FromMinutes(5), applied);
                 var agentTimes = new List<double>();
                 var bareTimes = new List<double>();
+                var stageTimes = new List<ApplyStageTimes>();
                 for (var r = 0; r < options.ApplyRepeats; r++)
                 {
                     // Spaced beyond the agent's minimum reload interval (1 s) and the old workers' exit.
@@ -67,15 +68,22 @@ internal sealed class ApplyScenario(BenchOptions options, BenchReport report, Ac
                     applied = await WaitAppliedAsync(stack, agentId, agent, TimeSpan.FromMinutes(2), applied);
                     agentTimes.Add(await stack.ScalarAsync(
                         $"SELECT duration_ms FROM config_apply_history WHERE agent_id = '{agentId}' AND config_id = '{applied}' AND status = 'success' ORDER BY id DESC LIMIT 1"));
+                    if (AgentStages(agent.LogFile, applied) is { } stages)
+                    {
+                        stageTimes.Add(stages);
+                    }
                     await Task.Delay(TimeSpan.FromSeconds(2));
                     bareTimes.Add(await BareReloadAsync(prefix));
                 }
                 var rendered = RenderedBytes(prefix);
                 var agentDistribution = Distribution.Of(agentTimes);
                 var bareDistribution = Distribution.Of(bareTimes);
+                var untilHup = Distribution.Of(stageTimes.Select(t => t.UntilHupMilliseconds).ToList());
+                var confirmation = Distribution.Of(stageTimes.Select(t => t.ConfirmationMilliseconds).ToList());
                 report.Apply.Add(new ApplyResult(size, rendered, agentDistribution, bareDistribution,
-                    Ratio.Of(agentDistribution.P50, bareDistribution.P50), agentTimes, bareTimes));
-                log($"Apply: {size} blocks: agent p50 {agentDistribution.P50} ms, bare p50 {bareDistribution.P50} ms");
+                    Ratio.Of(agentDistribution.P50, bareDistribution.P50), agentTimes, bareTimes,
+                    stageTimes.Count > 0 ? untilHup : null, stageTimes.Count > 0 ? confirmation : null, stageTimes));
+                log($"Apply: {size} blocks: agent p50 {agentDistribution.P50} ms (up to HUP {untilHup.P50}, confirmation {confirmation.P50}), bare p50 {bareDistribution.P50} ms");
             }
         }
         finally
@@ -145,6 +153,39 @@ internal sealed class ApplyScenario(BenchOptions options, BenchReport report, Ac
             throw new BenchFailure($"{command} {string.Join(' ', arguments)} failed: {await error}");
         }
     }
+
+    /// <summary>The agent's stage timings of the apply of <paramref name="configId"/>, from its log (the last such line).</summary>
+    internal static ApplyStageTimes? AgentStages(string logFile, string configId)
+    {
+        string text;
+        try
+        {
+            using var stream = new FileStream(logFile, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+            text = new StreamReader(stream).ReadToEnd();
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+        var match = StageLine().Matches(text).LastOrDefault(m => m.Groups["id"].Value == configId);
+        if (match is null)
+        {
+            return null;
+        }
+        var stages = new Dictionary<string, double>();
+        foreach (var pair in match.Groups["stages"].Value.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var parts = pair.Split('=');
+            if (parts.Length == 2 && double.TryParse(parts[1], NumberStyles.Float, CultureInfo.InvariantCulture, out var ms))
+            {
+                stages[parts[0]] = ms;
+            }
+        }
+        return new ApplyStageTimes(configId, double.Parse(match.Groups["total"].Value, CultureInfo.InvariantCulture), stages);
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"config (?<id>[0-9a-f]+) v\d+ stages in ms: total=(?<total>[0-9.]+) (?<stages>[a-z_=0-9. ]*)")]
+    private static partial System.Text.RegularExpressions.Regex StageLine();
 
     private static int RenderedBytes(string prefix)
     {
