@@ -21,7 +21,10 @@ internal static class Extensions
 {
     public static void AddApplicationServices(this IHostApplicationBuilder builder)
     {
-        builder.AddNpgsqlDbContext<NxMeshDbContext>(ConnectionNames.Database);
+        // Outbox:PublishAfterCommit=false leaves propagation to the AgentHub's outbox poll alone (for measuring it).
+        var publishAfterCommit = builder.Configuration.GetValue("Outbox:PublishAfterCommit", true);
+        builder.AddNpgsqlDbContext<NxMeshDbContext>(ConnectionNames.Database,
+            configureDbContextOptions: o => o.AddInterceptors(publishAfterCommit ? [new OutboxFastPath()] : []));
         builder.AddRedisClient(ConnectionNames.Redis);
         builder.Services.AddNxMeshDataProtection(builder.Configuration);
         builder.Services.AddSingleton(TimeProvider.System);
