@@ -2,7 +2,6 @@ using System.Data.Common;
 using System.Runtime.CompilerServices;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Diagnostics;
-using Microsoft.EntityFrameworkCore.Infrastructure;
 using NxMesh.Data.Entities;
 using NxMesh.Data.Messaging;
 using StackExchange.Redis;
@@ -14,9 +13,8 @@ namespace NxMesh.Api.Platform;
 /// relay messages are published to <see cref="HubChannels.Outbox"/>, so the AgentHub recomputes without waiting for
 /// its outbox poll. The AgentHub's relay still publishes every row (the safety net, at least once); the duplicate
 /// costs one recompute, and unchanged content is never re-pushed. A failed publish is left to the relay.
-/// One instance per application, added to the DbContext options; Redis and logging come from the context's services.
 /// </summary>
-internal sealed class OutboxFastPath : ISaveChangesInterceptor, IDbTransactionInterceptor
+internal sealed class OutboxFastPath(IConnectionMultiplexer redis, ILogger<OutboxFastPath> logger) : ISaveChangesInterceptor, IDbTransactionInterceptor
 {
     // Rows saved on a context but not yet committed (inside an explicit transaction). Pooled contexts are reused
     // one request at a time, so one list per context instance.
@@ -107,21 +105,27 @@ internal sealed class OutboxFastPath : ISaveChangesInterceptor, IDbTransactionIn
         {
             return;
         }
-        var rows = staged.ToList();
-        staged.Clear();
+        // SaveChanges' own transaction commits before the generated ids reach the entities: those rows wait for
+        // SavedChanges (no transaction left then).
+        var rows = staged.Where(r => r.Id > 0).ToList();
+        staged.RemoveAll(r => r.Id > 0);
+        if (rows.Count == 0)
+        {
+            return;
+        }
         try
         {
-            var subscriber = context.GetService<IConnectionMultiplexer>().GetSubscriber();
-            foreach (var row in rows.Where(r => r.Id > 0))
+            var subscriber = redis.GetSubscriber();
+            foreach (var row in rows)
             {
                 // Fire and forget: the request does not wait for Redis; the relay covers a lost message.
                 subscriber.Publish(RedisChannel.Literal(HubChannels.Outbox),
                     OutboxMessages.RelayMessage(row.Id, row.Type, row.WorkspaceId, row.Payload, row.TraceParent), CommandFlags.FireAndForget);
             }
         }
-        catch (Exception ex) when (ex is RedisException or InvalidOperationException)
+        catch (RedisException ex)
         {
-            context.GetService<ILoggerFactory>().CreateLogger<OutboxFastPath>().LogWarning(ex, "Publishing {Count} outbox message(s) after commit failed; the AgentHub's relay delivers them.", rows.Count);
+            logger.LogWarning(ex, "Publishing {Count} outbox message(s) after commit failed; the AgentHub's relay delivers them.", rows.Count);
         }
     }
 }
