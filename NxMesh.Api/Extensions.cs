@@ -22,6 +22,12 @@ internal static class Extensions
     public static void AddApplicationServices(this IHostApplicationBuilder builder)
     {
         builder.AddNpgsqlDbContext<NxMeshDbContext>(ConnectionNames.Database);
+        // Outbox:PublishAfterCommit=false leaves propagation to the AgentHub's outbox poll alone (for measuring it).
+        if (builder.Configuration.GetValue("Outbox:PublishAfterCommit", true))
+        {
+            builder.Services.AddSingleton<OutboxFastPath>();
+            builder.Services.ConfigureDbContext<NxMeshDbContext>((services, options) => options.AddInterceptors(services.GetRequiredService<OutboxFastPath>()));
+        }
         builder.AddRedisClient(ConnectionNames.Redis);
         builder.Services.AddNxMeshDataProtection(builder.Configuration);
         builder.Services.AddSingleton(TimeProvider.System);

@@ -11,7 +11,7 @@ public sealed class AgentHubOptions
     public double RegistrationTimeoutSeconds { get; set; } = 30;
     /// <summary>Messages queued per stream; an agent that lets it fill is not reading and is disconnected.</summary>
     public int SendQueueCapacity { get; set; } = 64;
-    /// <summary>Workspace changes arriving within this window are coalesced into one recompute.</summary>
+    /// <summary>The first workspace change after a quiet period recomputes at once; changes within this window after a run started are coalesced into one trailing recompute.</summary>
     public int DebounceMilliseconds { get; set; } = 100;
     /// <summary>Minimum time between re-pushes of the same config to an agent reporting another checksum.</summary>
     public double RepushIntervalSeconds { get; set; } = 30;

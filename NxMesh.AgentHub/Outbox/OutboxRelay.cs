@@ -1,4 +1,3 @@
-using System.Text.Json.Nodes;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using NxMesh.AgentHub.Agents;
@@ -9,7 +8,8 @@ using StackExchange.Redis;
 namespace NxMesh.AgentHub.Outbox;
 
 /// <summary>
-/// Relays committed outbox rows to Redis (<see cref="HubChannels.Outbox"/>) and marks them processed. Rows are
+/// Relays committed outbox rows to Redis (<see cref="HubChannels.Outbox"/>) and marks them processed — the safety net
+/// behind the Api's own publish after commit (a duplicate costs one recompute, never a push). Rows are
 /// claimed with FOR UPDATE SKIP LOCKED inside a transaction that commits only after publishing, so several
 /// instances share the work and a failed publish leaves the rows for the next round (at least once).
 /// </summary>
@@ -71,15 +71,8 @@ internal sealed class OutboxRelay(IServiceScopeFactory scopes, IConnectionMultip
         var subscriber = redis.GetSubscriber();
         foreach (var row in rows.OrderBy(r => r.Id))
         {
-            var message = new JsonObject
-            {
-                ["id"] = row.Id,
-                ["type"] = row.Type,
-                ["workspace_id"] = row.WorkspaceId?.ToString("D"),
-                ["payload"] = JsonNode.Parse(row.Payload),
-                ["traceparent"] = row.TraceParent,
-            };
-            await subscriber.PublishAsync(RedisChannel.Literal(HubChannels.Outbox), message.ToJsonString());
+            await subscriber.PublishAsync(RedisChannel.Literal(HubChannels.Outbox),
+                OutboxMessages.RelayMessage(row.Id, row.Type, row.WorkspaceId, row.Payload, row.TraceParent));
         }
         await transaction.CommitAsync(cancellationToken);
         return rows.Count;

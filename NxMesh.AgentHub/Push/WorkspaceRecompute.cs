@@ -9,14 +9,17 @@ using NxMesh.Data.Messaging;
 namespace NxMesh.AgentHub.Push;
 
 /// <summary>
-/// Resolves desired configs in batches, per workspace, and pushes them. Two kinds of requests are debounced and
-/// coalesced into one run: "the workspace changed" (<see cref="Notify"/>: every agent of that workspace connected
+/// Resolves desired configs in batches, per workspace, and pushes them. Two kinds of requests are debounced
+/// (leading edge) and coalesced into one run: "the workspace changed" (<see cref="Notify"/>: every agent of that workspace connected
 /// here is re-evaluated) and "this connection has no desired config yet" (<see cref="RequestResolve"/>, from its
 /// first health report). A run loads the workspace once, resolves all its agents with
 /// <see cref="DesiredConfigBatch"/> (one read, one build per distinct target set, one UPDATE) and then evaluates
 /// each connection in memory (<see cref="ConfigPusher.Evaluate"/>), enqueueing pushes on the connections' own
-/// bounded queues — the writers send them in parallel. A request during a run schedules one more run, which waits
-/// for the running one (<see cref="WorkspaceGates"/>): a snapshot loaded earlier is never pushed after a newer one.
+/// bounded queues — the writers send them in parallel. The first request after a quiet period (no run started
+/// within <see cref="AgentHubOptions.Debounce"/>) runs at once; requests arriving while a run is pending or running
+/// are coalesced into one trailing run that starts no sooner than Debounce after the previous one started and waits
+/// for it (<see cref="WorkspaceGates"/>): a burst costs at most two runs per Debounce window, and a snapshot loaded
+/// earlier is never pushed after a newer one.
 /// The run joins the trace of the newest change it covers (its outbox traceparent).
 /// </summary>
 internal sealed class WorkspaceRecompute(ConnectionRegistry registry, ConfigPusher pusher, WorkspaceGates gates, IServiceScopeFactory scopes,
@@ -52,25 +55,34 @@ internal sealed class WorkspaceRecompute(ConnectionRegistry registry, ConfigPush
     private void Schedule(Guid workspaceId, Action<Pending> add)
     {
         var pending = _pending.GetOrAdd(workspaceId, _ => new Pending());
-        bool start;
+        TimeSpan delay;
         lock (pending)
         {
             add(pending);
-            start = !pending.Scheduled;
+            if (pending.Scheduled)
+            {
+                return;
+            }
             pending.Scheduled = true;
+            delay = pending.LastStart is { } last ? options.Value.Debounce - time.GetElapsedTime(last) : TimeSpan.Zero;
         }
-        if (start)
-        {
-            _ = RunAsync(workspaceId, pending);
-        }
+        _ = RunAsync(workspaceId, pending, delay);
     }
 
-    private async Task RunAsync(Guid workspaceId, Pending pending)
+    private async Task RunAsync(Guid workspaceId, Pending pending, TimeSpan delay)
     {
         var stopping = lifetime.ApplicationStopping;
         try
         {
-            await Task.Delay(options.Value.Debounce, stopping);
+            if (delay > TimeSpan.Zero)
+            {
+                await Task.Delay(delay, time, stopping);
+            }
+            else
+            {
+                // Off the caller's thread (a Redis message handler or a stream's read loop).
+                await Task.Yield();
+            }
             using (await gates.EnterAsync(workspaceId, stopping))
             {
                 bool all;
@@ -83,6 +95,7 @@ internal sealed class WorkspaceRecompute(ConnectionRegistry registry, ConfigPush
                     pending.Traceparent = null;
                     pending.Connections.Clear();
                     pending.Scheduled = false;
+                    pending.LastStart = time.GetTimestamp();
                 }
                 using var activity = all ? HubTracing.Start("recompute workspace config", traceparent) : HubTracing.StartRoot("resolve desired config", ActivityKind.Internal);
                 activity?.SetTag("nxmesh.workspace_id", workspaceId.ToString("D"));
@@ -173,6 +186,8 @@ internal sealed class WorkspaceRecompute(ConnectionRegistry registry, ConfigPush
     private sealed class Pending
     {
         public bool Scheduled { get; set; }
+        /// <summary>When the last run took its snapshot (<see cref="TimeProvider.GetTimestamp"/>); null before the first.</summary>
+        public long? LastStart { get; set; }
         public bool All { get; set; }
         public string? Traceparent { get; set; }
         public HashSet<AgentConnection> Connections { get; } = [];

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using NxMesh.Data.Entities;
 
@@ -25,6 +26,19 @@ public static class OutboxMessages
         TraceParent = Activity.Current?.Id,
         CreatedAt = createdAt,
     };
+
+    /// <summary>
+    /// The message of a committed row on <see cref="HubChannels.Outbox"/>, <c>{id, type, workspace_id, payload,
+    /// traceparent}</c>: published by the AgentHub's relay and, right after its commit, by the writer itself.
+    /// </summary>
+    public static string RelayMessage(long id, string type, Guid? workspaceId, string payloadJson, string? traceParent) => new JsonObject
+    {
+        ["id"] = id,
+        ["type"] = type,
+        ["workspace_id"] = workspaceId?.ToString("D"),
+        ["payload"] = JsonNode.Parse(payloadJson),
+        ["traceparent"] = traceParent,
+    }.ToJsonString();
 
     private sealed record ConfigChangedPayload(
         [property: JsonPropertyName("workspace_id")] Guid WorkspaceId,

@@ -70,7 +70,7 @@ public sealed class PushTests(DatabaseFixture database) : IAsyncLifetime
         var workspaceId = await Seed.WorkspaceAsync(database);
         var (agentId, credential) = await Seed.EnrolledAgentAsync(database, workspaceId);
         await Seed.VirtualHostAsync(database, workspaceId, "a.example.test");
-        await using var hub = new HubFactory(database, new() { ["AgentHub:DebounceMilliseconds"] = "300" });
+        await using var hub = new HubFactory(database, new() { ["AgentHub:DebounceMilliseconds"] = "1500" });
         var (agent, applied) = await Fleet.InSyncAsync(hub, agentId, credential);
         await using var _ = agent;
 
@@ -79,11 +79,18 @@ public sealed class PushTests(DatabaseFixture database) : IAsyncLifetime
             await Seed.VirtualHostAsync(database, workspaceId, $"b{i}.example.test");
             await Seed.OutboxAsync(database, workspaceId);
         }
+        // Leading-edge debounce: the first change may be pushed at once; what follows is coalesced into one trailing push.
         var update = await agent.ConfigUpdateAsync(TimeSpan.FromSeconds(5));
+        var pushes = 1;
+        if (update.VirtualHosts.Count < 4)
+        {
+            update = await agent.ConfigUpdateAsync(TimeSpan.FromSeconds(5));
+            pushes++;
+        }
 
         Assert.Equal(4, update.VirtualHosts.Count);
-        Assert.Equal(applied.Version + 1, update.Version);
-        Assert.True(await agent.NothingAsync(m => m.ConfigUpdate is not null, Quiet), "three changes, one push");
+        Assert.Equal(applied.Version + pushes, update.Version);
+        Assert.True(await agent.NothingAsync(m => m.ConfigUpdate is not null, Quiet), $"three changes, {pushes} push(es), then nothing");
         await using var db = database.CreateDbContext();
         Assert.All(await db.Outbox.ToListAsync(), o => Assert.NotNull(o.ProcessedAt));
     }

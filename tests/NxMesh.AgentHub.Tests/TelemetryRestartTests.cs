@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using Microsoft.EntityFrameworkCore;
 using Npgsql;
 using NxMesh.Data.Entities;
 using NxMesh.Testing;
@@ -62,7 +63,15 @@ public sealed class TelemetryRestartTests(DatabaseFixture database, ITestOutputH
             hub.StartServer();
             var port = hub.GrpcPort;
             agent = StartAgent(port, token);
-            await Wait.UntilAsync(async () => (await GetAsync("/ready")).Status == HttpStatusCode.OK, TimeSpan.FromSeconds(60), "nginx serving the virtual host");
+            // Ready when the agent reported the apply, not at nginx's first 200: on a reload both worker generations
+            // accept for a while, and the old one answers 404 for this host (ReloadReadinessTests).
+            await Wait.UntilAsync(async () =>
+            {
+                await using var db = database.CreateDbContext();
+                var row = await db.Agents.AsNoTracking().SingleAsync(a => a.Id == agentId);
+                return row.DesiredConfigId is not null && row.AppliedConfigId == row.DesiredConfigId && row.LastApplyStatus == ConfigApplyStatus.Success;
+            }, TimeSpan.FromSeconds(60), "the agent to report its desired config applied");
+            Assert.Equal(HttpStatusCode.OK, (await GetAsync("/ready")).Status);
 
             var run = "/run-" + Guid.NewGuid().ToString("N")[..10];
             var traffic = new Traffic(this, run);

@@ -1,0 +1,183 @@
+using System.Diagnostics;
+using System.Net;
+using Microsoft.EntityFrameworkCore;
+using NxMesh.Data.Entities;
+using NxMesh.Testing;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace NxMesh.AgentHub.Tests;
+
+/// <summary>
+/// Why <see cref="TelemetryRestartTests"/> once saw nginx answer 404 for its virtual host right after it had answered
+/// 200: on a reload the nginx master starts the new worker generation, sleeps 100 ms, and only then tells the old
+/// generation to stop accepting, so for at least that long both generations accept — "the first 200" means the new
+/// config is up, not that the old one is gone. The agent's SUCCESS (and with it the agent record's applied config)
+/// comes only after the old generation stopped accepting; that is the readiness a test must wait for.
+/// </summary>
+[Collection(DatabaseCollection.Name)]
+public sealed class ReloadReadinessTests(DatabaseFixture database, ITestOutputHelper output) : IAsyncLifetime
+{
+    private const int MaxRounds = 6;
+    private static readonly TimeSpan Burst = TimeSpan.FromMilliseconds(300);
+    private readonly string _state = Path.Combine(Path.GetTempPath(), "nxmesh-ready-agent-" + Guid.NewGuid().ToString("N")[..8]);
+    private readonly string _address = $"127.{Random.Shared.Next(1, 250)}.{Random.Shared.Next(1, 250)}.{Random.Shared.Next(2, 250)}";
+    private readonly int _offset = Random.Shared.Next(20, 60) * 1000;
+
+    public Task InitializeAsync() => database.ResetAsync();
+
+    public Task DisposeAsync()
+    {
+        try
+        {
+            Directory.Delete(_state, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+        return Task.CompletedTask;
+    }
+
+    [Fact]
+    public async Task After_the_first_200_of_a_reload_the_old_generation_may_still_answer_but_not_after_the_agent_reported_the_apply()
+    {
+        var workspaceId = await Seed.WorkspaceAsync(database);
+        var (agentId, token) = await Seed.AgentWithTokenAsync(database, workspaceId);
+        await using var upstream = TestUpstream.Start("fresh");
+        Guid upstreamId;
+        await using (var db = database.CreateDbContext())
+        {
+            var row = new Upstream { WorkspaceId = workspaceId, Name = "app", Servers = [new UpstreamServerSpec { Address = upstream.Address }] };
+            db.Add(row);
+            await db.SaveChangesAsync();
+            upstreamId = row.Id;
+        }
+        await using var hub = new HubFactory(database);
+        hub.StartServer();
+        await using var agent = StartAgent(hub.GrpcPort, token);
+        var desired = await AppliedAsync(agentId, previous: null, TimeSpan.FromSeconds(60));
+
+        // Readiness by the first 200: a burst right after it meets the old generation (404 for the new host) in some
+        // round — the timing is nginx's, so a few rounds are allowed.
+        var oldAnswers = 0;
+        var rounds = 0;
+        while (oldAnswers == 0 && rounds < MaxRounds)
+        {
+            var host = $"first-answer-{rounds++}.example.test";
+            await Seed.VirtualHostAsync(database, workspaceId, host, upstreamId: upstreamId);
+            await Seed.OutboxAsync(database, workspaceId);
+            await FirstOkAsync(host, TimeSpan.FromSeconds(30));
+            oldAnswers = (await BurstAsync(host)).NotOk;
+            desired = await AppliedAsync(agentId, desired, TimeSpan.FromSeconds(30));
+        }
+        output.WriteLine($"first-200 readiness: {oldAnswers} answers of the old generation in the burst of round {rounds}");
+        Assert.True(oldAnswers > 0, $"no answer of the old generation after the first 200 in {rounds} reloads");
+
+        // Readiness by the agent's reported apply: every new connection meets the new config, in every round.
+        for (var round = 0; round < 3; round++)
+        {
+            var host = $"reported-{round}.example.test";
+            await Seed.VirtualHostAsync(database, workspaceId, host, upstreamId: upstreamId);
+            await Seed.OutboxAsync(database, workspaceId);
+            desired = await AppliedAsync(agentId, desired, TimeSpan.FromSeconds(30));
+            var (ok, notOk) = await BurstAsync(host);
+            Assert.True(notOk == 0 && ok > 0, $"round {round}: {notOk} of {ok + notOk} requests right after the reported apply did not meet the new config");
+        }
+    }
+
+    /// <summary>Waits until the agent record shows a desired config other than <paramref name="previous"/> applied with SUCCESS.</summary>
+    private async Task<string> AppliedAsync(Guid agentId, string? previous, TimeSpan timeout)
+    {
+        string? desired = null;
+        await Wait.UntilAsync(async () =>
+        {
+            await using var db = database.CreateDbContext();
+            var row = await db.Agents.AsNoTracking().SingleAsync(a => a.Id == agentId);
+            desired = row.DesiredConfigId;
+            return desired is not null && desired != previous && row.AppliedConfigId == desired && row.LastApplyStatus == ConfigApplyStatus.Success;
+        }, timeout, "the agent to report its new desired config applied");
+        return desired!;
+    }
+
+    /// <summary>Polls without pause until the host is answered 200 (the way the test used to wait for nginx).</summary>
+    private async Task FirstOkAsync(string host, TimeSpan timeout)
+    {
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < timeout)
+        {
+            if (await TryGetAsync(host) == HttpStatusCode.OK)
+            {
+                return;
+            }
+        }
+        throw new TimeoutException($"{host} not answered 200 within {timeout.TotalSeconds} s");
+    }
+
+    /// <summary>Requests on fresh connections, back to back, for <see cref="Burst"/>.</summary>
+    private async Task<(int Ok, int NotOk)> BurstAsync(string host)
+    {
+        var (ok, notOk) = (0, 0);
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < Burst)
+        {
+            if (await TryGetAsync(host) == HttpStatusCode.OK)
+            {
+                ok++;
+            }
+            else
+            {
+                notOk++;
+            }
+        }
+        return (ok, notOk);
+    }
+
+    private async Task<HttpStatusCode?> TryGetAsync(string host)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"http://{_address}:{80 + _offset}/");
+        request.Headers.Host = host;
+        request.Headers.ConnectionClose = true;
+        try
+        {
+            using var response = await http.SendAsync(request);
+            return response.StatusCode;
+        }
+        catch (HttpRequestException)
+        {
+            // nginx not listening yet (the agent is starting it).
+            await Task.Delay(20);
+            return null;
+        }
+    }
+
+    private ServerProcess StartAgent(int hubPort, string token)
+    {
+        Directory.CreateDirectory(_state);
+        return ServerProcess.Start("dotnet", AgentDll(),
+            "--master-url", $"http://127.0.0.1:{hubPort}",
+            "--registration-token", token,
+            "--state-dir", _state,
+            "--nginx-binary", "/usr/sbin/nginx",
+            "--listen-address", _address,
+            "--port-offset", $"{_offset}",
+            "--stub-status-port", $"{_offset + 99}",
+            "--error-log-watch", "1",
+            "--health-interval", "1",
+            "--log-format", "text");
+    }
+
+    private static string AgentDll()
+    {
+        // The agent's own output folder (its appsettings and deps), built through the ProjectReference.
+        var configuration = AppContext.BaseDirectory.Contains("/Release/", StringComparison.Ordinal) ? "Release" : "Debug";
+        var directory = new DirectoryInfo(AppContext.BaseDirectory);
+        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "NxMesh.sln")))
+        {
+            directory = directory.Parent;
+        }
+        var dll = Path.Combine(directory?.FullName ?? throw new InvalidOperationException("NxMesh.sln not found above the test folder."),
+            "NxMesh.Agent", "bin", configuration, "net10.0", "NxMesh.Agent.dll");
+        return File.Exists(dll) ? dll : throw new FileNotFoundException("Build NxMesh.Agent first.", dll);
+    }
+}
