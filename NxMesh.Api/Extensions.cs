@@ -21,11 +21,7 @@ internal static class Extensions
 {
     public static void AddApplicationServices(this IHostApplicationBuilder builder)
     {
-        // Auto-prepared statements (a bounded LRU per connection): the hot reads (agents list, auth) skip parse and
-        // plan — planning the agents list cost more than executing it (issue 9).
-        builder.AddNpgsqlDbContext<NxMeshDbContext>(ConnectionNames.Database, settings => settings.ConnectionString = settings.ConnectionString is { } text
-            ? new Npgsql.NpgsqlConnectionStringBuilder(text) { MaxAutoPrepare = 64, AutoPrepareMinUsages = 2 }.ConnectionString
-            : null);
+        builder.AddNpgsqlDbContext<NxMeshDbContext>(ConnectionNames.Database, settings => settings.ConnectionString = ApiDatabase.Tune(settings.ConnectionString));
         builder.AddRedisClient(ConnectionNames.Redis);
         builder.Services.AddNxMeshDataProtection(builder.Configuration);
         builder.Services.AddSingleton(TimeProvider.System);
