@@ -21,7 +21,7 @@ internal static class Extensions
 {
     public static void AddApplicationServices(this IHostApplicationBuilder builder)
     {
-        builder.AddNpgsqlDbContext<NxMeshDbContext>(ConnectionNames.Database);
+        builder.AddNpgsqlDbContext<NxMeshDbContext>(ConnectionNames.Database, settings => settings.ConnectionString = ApiDatabase.Tune(settings.ConnectionString));
         // Outbox:PublishAfterCommit=false leaves propagation to the AgentHub's outbox poll alone (for measuring it).
         if (builder.Configuration.GetValue("Outbox:PublishAfterCommit", true))
         {

@@ -72,6 +72,13 @@ public sealed class TenantAccess(NxMeshDbContext db, CurrentUser user)
         return (resource, workspaceId, Check(new TenantScope(found.OrganizationId, found.Role), minimum));
     }
 
+    /// <summary>
+    /// For a query that reads the caller's role in the same statement as the data (the agents list): no role (not a
+    /// member) → 404 <paramref name="what"/>, too little → 403, exactly as <see cref="WorkspaceAsync"/> answers.
+    /// </summary>
+    public static void Require(OrganizationRole? role, OrganizationRole minimum, string what) =>
+        Check(new TenantScope(Guid.Empty, role ?? throw ApiException.NotFound(what)), minimum);
+
     private static TenantScope Check(TenantScope scope, OrganizationRole minimum) =>
         scope.Role >= minimum ? scope : throw ApiException.Forbidden($"This action requires the {minimum.ToString().ToLowerInvariant()} role or higher");
 }

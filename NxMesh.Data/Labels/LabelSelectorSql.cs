@@ -33,15 +33,45 @@ public static class LabelSelectorSql
         sql.Append(Quote(table.Name)).Append(" WHERE ");
         // Values travel as parameters ({n} placeholders of FromSqlRaw), never as SQL text.
         var parameters = new List<object>();
-        string Parameter(string value)
+        sql.Append(Condition(selector, labels, value =>
         {
             parameters.Add(value);
             return "{" + (parameters.Count - 1).ToString(CultureInfo.InvariantCulture) + "}";
-        }
-        for (var i = 0; i < selector.Requirements.Count; i++)
+        }));
+        return agents.FromSqlRaw(sql.ToString(), [.. parameters]);
+    }
+
+    /// <summary>
+    /// The selector as a SQL condition over the jsonb column <paramref name="labels"/> (already quoted);
+    /// <paramref name="parameter"/> receives each value (a string) and returns its placeholder. Empty selector: <c>TRUE</c>.
+    /// The <c>=</c> requirements (and <c>in</c> with one value) of distinct keys become one containment
+    /// (<c>labels @&gt; '{"bench":"sim","shard":"0"}'</c>): one GIN lookup and one recheck per row instead of one each —
+    /// the same rows, since containment of every pair is containment of their union.
+    /// </summary>
+    public static string Condition(LabelSelector selector, string labels, Func<string, string> parameter)
+    {
+        if (selector.Requirements.Count == 0)
         {
-            var requirement = selector.Requirements[i];
-            if (i > 0)
+            return "TRUE";
+        }
+        var sql = new StringBuilder();
+        var merged = new Dictionary<string, string>(StringComparer.Ordinal);
+        var rest = new List<LabelRequirement>();
+        foreach (var requirement in selector.Requirements)
+        {
+            if (requirement.Operator is LabelOperator.Equals or LabelOperator.In && requirement.Values.Count == 1 && merged.TryAdd(requirement.Key, requirement.Values[0]))
+            {
+                continue;
+            }
+            rest.Add(requirement);
+        }
+        if (merged.Count > 0)
+        {
+            sql.Append('(').Append(labels).Append(" @> ").Append(parameter(JsonSerializer.Serialize(merged))).Append("::jsonb)");
+        }
+        foreach (var requirement in rest)
+        {
+            if (sql.Length > 0)
             {
                 sql.Append(" AND ");
             }
@@ -49,7 +79,7 @@ public static class LabelSelectorSql
             sql.Append(negated ? "NOT (" : "(");
             if (requirement.Operator is LabelOperator.Exists or LabelOperator.DoesNotExist)
             {
-                sql.Append(labels).Append(" ? ").Append(Parameter(requirement.Key));
+                sql.Append(labels).Append(" ? ").Append(parameter(requirement.Key));
             }
             else
             {
@@ -61,12 +91,12 @@ public static class LabelSelectorSql
                         sql.Append(" OR ");
                     }
                     var pair = JsonSerializer.Serialize(new Dictionary<string, string> { [requirement.Key] = requirement.Values[v] });
-                    sql.Append(labels).Append(" @> ").Append(Parameter(pair)).Append("::jsonb");
+                    sql.Append(labels).Append(" @> ").Append(parameter(pair)).Append("::jsonb");
                 }
             }
             sql.Append(')');
         }
-        return agents.FromSqlRaw(sql.ToString(), [.. parameters]);
+        return sql.ToString();
     }
 
     private static string Quote(string identifier) => "\"" + identifier.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
