@@ -87,7 +87,9 @@ public sealed class LocalDataDirectory
     /// <summary>
     /// A loopback port that is free now, picked below the kernel's ephemeral range: a port the kernel hands out for
     /// port 0 is also handed to outgoing connections (Npgsql, Redis, agents), which can take it between this pick and
-    /// the server's bind ("address already in use"); ports below the range are never auto-assigned.
+    /// the server's bind ("address already in use"); ports below the range are never auto-assigned. A port is handed
+    /// out once per process: a caller may bind it much later (a test server started lazily), and a second caller
+    /// probing it meanwhile would find it free.
     /// </summary>
     public static int FreeTcpPort()
     {
@@ -98,6 +100,13 @@ public sealed class LocalDataDirectory
             for (var attempt = 0; attempt < 64; attempt++)
             {
                 var port = Random.Shared.Next(First, low);
+                lock (HandedOut)
+                {
+                    if (!HandedOut.Add(port))
+                    {
+                        continue;
+                    }
+                }
                 try
                 {
                     using var probe = new TcpListener(IPAddress.Loopback, port);
@@ -114,6 +123,8 @@ public sealed class LocalDataDirectory
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
+
+    private static readonly HashSet<int> HandedOut = [];
 
     private static (int Low, int High) EphemeralPortRange()
     {
