@@ -20,6 +20,7 @@ internal sealed class HubMessaging(IConnectionMultiplexer redis, ConnectionRegis
 {
     private ChannelMessageQueue? _outbox;
     private ChannelMessageQueue? _control;
+    private readonly RecentIds _seen = new(4096);
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -54,6 +55,13 @@ internal sealed class HubMessaging(IConnectionMultiplexer redis, ConnectionRegis
     private void OnOutbox(string text)
     {
         var message = JsonNode.Parse(text)!.AsObject();
+        // Each committed row arrives twice: the Api publishes it right after its commit and the relay's poll sends it
+        // again. The second delivery would only cost a recompute that finds nothing to push (10,000 rows read and
+        // compared at 10,000 agents, under the workspace's gate), so it is dropped.
+        if ((long?)message["id"] is { } id && !_seen.Add(id))
+        {
+            return;
+        }
         if ((string?)message["type"] == OutboxTypes.AgentDeleted && AgentIdOf(message["payload"]) is { } deleted)
         {
             registry.Get(deleted)?.Close(DisconnectReasons.ConnectionClosed);
@@ -96,6 +104,30 @@ internal sealed class HubMessaging(IConnectionMultiplexer redis, ConnectionRegis
         catch (Exception ex)
         {
             logger.LogWarning(ex, "Ignoring a malformed hub message.");
+        }
+    }
+}
+
+/// <summary>The last <c>capacity</c> ids seen, in arrival order: <see cref="Add"/> is false for an id still remembered.</summary>
+internal sealed class RecentIds(int capacity)
+{
+    private readonly HashSet<long> _ids = [];
+    private readonly Queue<long> _order = new();
+
+    public bool Add(long id)
+    {
+        lock (_ids)
+        {
+            if (!_ids.Add(id))
+            {
+                return false;
+            }
+            _order.Enqueue(id);
+            if (_order.Count > capacity)
+            {
+                _ids.Remove(_order.Dequeue());
+            }
+            return true;
         }
     }
 }
