@@ -4,7 +4,6 @@ using Microsoft.EntityFrameworkCore;
 using NxMesh.Data.Entities;
 using NxMesh.Testing;
 using Xunit;
-using Xunit.Abstractions;
 
 namespace NxMesh.AgentHub.Tests;
 
@@ -13,12 +12,13 @@ namespace NxMesh.AgentHub.Tests;
 /// 200: on a reload the nginx master starts the new worker generation, sleeps 100 ms, and only then tells the old
 /// generation to stop accepting, so for at least that long both generations accept — "the first 200" means the new
 /// config is up, not that the old one is gone. The agent's SUCCESS (and with it the agent record's applied config)
-/// comes only after the old generation stopped accepting; that is the readiness a test must wait for.
+/// comes only after the old generation stopped accepting (the agent even QUITs it itself as soon as the new one runs);
+/// that is the readiness a test must wait for. Whether a burst after the first 200 still meets the old generation is
+/// nginx's timing and, since the agent's early QUIT, rarely seen — so only the guarantee is asserted.
 /// </summary>
 [Collection(DatabaseCollection.Name)]
-public sealed class ReloadReadinessTests(DatabaseFixture database, ITestOutputHelper output) : IAsyncLifetime
+public sealed class ReloadReadinessTests(DatabaseFixture database) : IAsyncLifetime
 {
-    private const int MaxRounds = 6;
     private static readonly TimeSpan Burst = TimeSpan.FromMilliseconds(300);
     private readonly string _state = Path.Combine(Path.GetTempPath(), "nxmesh-ready-agent-" + Guid.NewGuid().ToString("N")[..8]);
     private readonly string _address = $"127.{Random.Shared.Next(1, 250)}.{Random.Shared.Next(1, 250)}.{Random.Shared.Next(2, 250)}";
@@ -39,7 +39,7 @@ public sealed class ReloadReadinessTests(DatabaseFixture database, ITestOutputHe
     }
 
     [Fact]
-    public async Task After_the_first_200_of_a_reload_the_old_generation_may_still_answer_but_not_after_the_agent_reported_the_apply()
+    public async Task Right_after_the_agent_reported_an_apply_every_new_connection_meets_the_new_config()
     {
         var workspaceId = await Seed.WorkspaceAsync(database);
         var (agentId, token) = await Seed.AgentWithTokenAsync(database, workspaceId);
@@ -56,22 +56,6 @@ public sealed class ReloadReadinessTests(DatabaseFixture database, ITestOutputHe
         hub.StartServer();
         await using var agent = StartAgent(hub.GrpcPort, token);
         var desired = await AppliedAsync(agentId, previous: null, TimeSpan.FromSeconds(60));
-
-        // Readiness by the first 200: a burst right after it meets the old generation (404 for the new host) in some
-        // round — the timing is nginx's, so a few rounds are allowed.
-        var oldAnswers = 0;
-        var rounds = 0;
-        while (oldAnswers == 0 && rounds < MaxRounds)
-        {
-            var host = $"first-answer-{rounds++}.example.test";
-            await Seed.VirtualHostAsync(database, workspaceId, host, upstreamId: upstreamId);
-            await Seed.OutboxAsync(database, workspaceId);
-            await FirstOkAsync(host, TimeSpan.FromSeconds(30));
-            oldAnswers = (await BurstAsync(host)).NotOk;
-            desired = await AppliedAsync(agentId, desired, TimeSpan.FromSeconds(30));
-        }
-        output.WriteLine($"first-200 readiness: {oldAnswers} answers of the old generation in the burst of round {rounds}");
-        Assert.True(oldAnswers > 0, $"no answer of the old generation after the first 200 in {rounds} reloads");
 
         // Readiness by the agent's reported apply: every new connection meets the new config, in every round.
         for (var round = 0; round < 3; round++)
@@ -99,19 +83,6 @@ public sealed class ReloadReadinessTests(DatabaseFixture database, ITestOutputHe
         return desired!;
     }
 
-    /// <summary>Polls without pause until the host is answered 200 (the way the test used to wait for nginx).</summary>
-    private async Task FirstOkAsync(string host, TimeSpan timeout)
-    {
-        var clock = Stopwatch.StartNew();
-        while (clock.Elapsed < timeout)
-        {
-            if (await TryGetAsync(host) == HttpStatusCode.OK)
-            {
-                return;
-            }
-        }
-        throw new TimeoutException($"{host} not answered 200 within {timeout.TotalSeconds} s");
-    }
 
     /// <summary>Requests on fresh connections, back to back, for <see cref="Burst"/>.</summary>
     private async Task<(int Ok, int NotOk)> BurstAsync(string host)
