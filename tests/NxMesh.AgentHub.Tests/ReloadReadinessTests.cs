@@ -83,7 +83,6 @@ public sealed class ReloadReadinessTests(DatabaseFixture database) : IAsyncLifet
         return desired!;
     }
 
-
     /// <summary>Requests on fresh connections, back to back, for <see cref="Burst"/>.</summary>
     private async Task<(int Ok, int NotOk)> BurstAsync(string host)
     {
@@ -125,7 +124,7 @@ public sealed class ReloadReadinessTests(DatabaseFixture database) : IAsyncLifet
     private ServerProcess StartAgent(int hubPort, string token)
     {
         Directory.CreateDirectory(_state);
-        return ServerProcess.Start("dotnet", AgentDll(),
+        return ServerProcess.Start("dotnet", AgentBinary.Dll(),
             "--master-url", $"http://127.0.0.1:{hubPort}",
             "--registration-token", token,
             "--state-dir", _state,
@@ -136,19 +135,5 @@ public sealed class ReloadReadinessTests(DatabaseFixture database) : IAsyncLifet
             "--error-log-watch", "1",
             "--health-interval", "1",
             "--log-format", "text");
-    }
-
-    private static string AgentDll()
-    {
-        // The agent's own output folder (its appsettings and deps), built through the ProjectReference.
-        var configuration = AppContext.BaseDirectory.Contains("/Release/", StringComparison.Ordinal) ? "Release" : "Debug";
-        var directory = new DirectoryInfo(AppContext.BaseDirectory);
-        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "NxMesh.sln")))
-        {
-            directory = directory.Parent;
-        }
-        var dll = Path.Combine(directory?.FullName ?? throw new InvalidOperationException("NxMesh.sln not found above the test folder."),
-            "NxMesh.Agent", "bin", configuration, "net10.0", "NxMesh.Agent.dll");
-        return File.Exists(dll) ? dll : throw new FileNotFoundException("Build NxMesh.Agent first.", dll);
     }
 }
