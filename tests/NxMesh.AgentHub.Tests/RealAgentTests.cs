@@ -11,21 +11,13 @@ namespace NxMesh.AgentHub.Tests;
 [Collection(DatabaseCollection.Name)]
 public sealed class RealAgentTests(DatabaseFixture database) : IAsyncLifetime
 {
-    private readonly string _state = Path.Combine(Path.GetTempPath(), "nxmesh-hub-agent-" + Guid.NewGuid().ToString("N")[..8]);
-    private string _address = "";
-    private int _offset;
+    private readonly RealAgent _agent = new("hub-agent");
 
     public Task InitializeAsync() => database.ResetAsync();
 
     public Task DisposeAsync()
     {
-        try
-        {
-            Directory.Delete(_state, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
+        _agent.Dispose();
         return Task.CompletedTask;
     }
 
@@ -49,7 +41,7 @@ public sealed class RealAgentTests(DatabaseFixture database) : IAsyncLifetime
         await using var hub = new HubFactory(database);
         hub.StartServer();
 
-        await using var agent = StartAgent(hub.GrpcPort, token);
+        await using var agent = _agent.Start(hub.GrpcPort, token);
 
         var applied = await events.WaitForAsync(FleetEventTypes.ConfigApplied, agentId, TimeSpan.FromSeconds(60));
         Assert.True((bool?)applied["data"]!["success"], agent.Output);
@@ -75,7 +67,7 @@ public sealed class RealAgentTests(DatabaseFixture database) : IAsyncLifetime
         await using var hub = new HubFactory(database);
         hub.StartServer();
         var port = hub.GrpcPort;
-        await using var agent = StartAgent(port, token);
+        await using var agent = _agent.Start(port, token);
         Assert.Equal("still here", await ServedAsync("first.example.test", TimeSpan.FromSeconds(60)));
         await InSyncAsync(agentId);
 
@@ -97,23 +89,6 @@ public sealed class RealAgentTests(DatabaseFixture database) : IAsyncLifetime
         await InSyncAsync(agentId);
     }
 
-    private ServerProcess StartAgent(int hubPort, string token)
-    {
-        _address = $"127.{Random.Shared.Next(1, 250)}.{Random.Shared.Next(1, 250)}.{Random.Shared.Next(2, 250)}";
-        _offset = Random.Shared.Next(20, 60) * 1000;
-        Directory.CreateDirectory(_state);
-        return ServerProcess.Start("dotnet", AgentBinary.Dll(),
-            "--master-url", $"http://127.0.0.1:{hubPort}",
-            "--registration-token", token,
-            "--state-dir", _state,
-            "--nginx-binary", "/usr/sbin/nginx",
-            "--listen-address", _address,
-            "--port-offset", $"{_offset}",
-            "--stub-status-port", $"{_offset + 99}",
-            "--error-log-watch", "1",
-            "--health-interval", "1",
-            "--log-format", "text");
-    }
 
     private async Task<string> ServedAsync(string host, TimeSpan? timeout = null)
     {
@@ -121,7 +96,7 @@ public sealed class RealAgentTests(DatabaseFixture database) : IAsyncLifetime
         var answer = "";
         await Wait.UntilAsync(async () =>
         {
-            using var request = new HttpRequestMessage(HttpMethod.Get, $"http://{_address}:{80 + _offset}/");
+            using var request = new HttpRequestMessage(HttpMethod.Get, _agent.Url());
             request.Headers.Host = host;
             using var response = await http.SendAsync(request);
             answer = await response.Content.ReadAsStringAsync();

@@ -20,21 +20,13 @@ namespace NxMesh.AgentHub.Tests;
 public sealed class ReloadReadinessTests(DatabaseFixture database) : IAsyncLifetime
 {
     private static readonly TimeSpan Burst = TimeSpan.FromMilliseconds(300);
-    private readonly string _state = Path.Combine(Path.GetTempPath(), "nxmesh-ready-agent-" + Guid.NewGuid().ToString("N")[..8]);
-    private readonly string _address = $"127.{Random.Shared.Next(1, 250)}.{Random.Shared.Next(1, 250)}.{Random.Shared.Next(2, 250)}";
-    private readonly int _offset = Random.Shared.Next(20, 60) * 1000;
+    private readonly RealAgent _agent = new("ready-agent");
 
     public Task InitializeAsync() => database.ResetAsync();
 
     public Task DisposeAsync()
     {
-        try
-        {
-            Directory.Delete(_state, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
+        _agent.Dispose();
         return Task.CompletedTask;
     }
 
@@ -54,7 +46,7 @@ public sealed class ReloadReadinessTests(DatabaseFixture database) : IAsyncLifet
         }
         await using var hub = new HubFactory(database);
         hub.StartServer();
-        await using var agent = StartAgent(hub.GrpcPort, token);
+        await using var agent = _agent.Start(hub.GrpcPort, token);
         var desired = await AppliedAsync(agentId, previous: null, TimeSpan.FromSeconds(60));
 
         // Readiness by the agent's reported apply: every new connection meets the new config, in every round.
@@ -105,7 +97,7 @@ public sealed class ReloadReadinessTests(DatabaseFixture database) : IAsyncLifet
     private async Task<HttpStatusCode?> TryGetAsync(string host)
     {
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
-        using var request = new HttpRequestMessage(HttpMethod.Get, $"http://{_address}:{80 + _offset}/");
+        using var request = new HttpRequestMessage(HttpMethod.Get, _agent.Url());
         request.Headers.Host = host;
         request.Headers.ConnectionClose = true;
         try
@@ -121,19 +113,4 @@ public sealed class ReloadReadinessTests(DatabaseFixture database) : IAsyncLifet
         }
     }
 
-    private ServerProcess StartAgent(int hubPort, string token)
-    {
-        Directory.CreateDirectory(_state);
-        return ServerProcess.Start("dotnet", AgentBinary.Dll(),
-            "--master-url", $"http://127.0.0.1:{hubPort}",
-            "--registration-token", token,
-            "--state-dir", _state,
-            "--nginx-binary", "/usr/sbin/nginx",
-            "--listen-address", _address,
-            "--port-offset", $"{_offset}",
-            "--stub-status-port", $"{_offset + 99}",
-            "--error-log-watch", "1",
-            "--health-interval", "1",
-            "--log-format", "text");
-    }
 }

@@ -20,21 +20,13 @@ namespace NxMesh.AgentHub.Tests;
 public sealed class TelemetryRestartTests(DatabaseFixture database, ITestOutputHelper output) : IAsyncLifetime
 {
     private const int Requests = 2000;
-    private readonly string _state = Path.Combine(Path.GetTempPath(), "nxmesh-tele-agent-" + Guid.NewGuid().ToString("N")[..8]);
-    private readonly string _address = $"127.{Random.Shared.Next(1, 250)}.{Random.Shared.Next(1, 250)}.{Random.Shared.Next(2, 250)}";
-    private readonly int _offset = Random.Shared.Next(20, 60) * 1000;
+    private readonly RealAgent _agent = new("tele-agent");
 
     public Task InitializeAsync() => database.ResetAsync();
 
     public Task DisposeAsync()
     {
-        try
-        {
-            Directory.Delete(_state, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
+        _agent.Dispose();
         return Task.CompletedTask;
     }
 
@@ -152,7 +144,7 @@ public sealed class TelemetryRestartTests(DatabaseFixture database, ITestOutputH
     private async Task<(HttpStatusCode Status, string Body)> GetAsync(string path)
     {
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
-        using var request = new HttpRequestMessage(HttpMethod.Get, $"http://{_address}:{80 + _offset}{path}");
+        using var request = new HttpRequestMessage(HttpMethod.Get, _agent.Url(path));
         request.Headers.Host = "counted.example.test";
         // One connection per request: a request is either answered (and logged) or refused, never retried by the client.
         request.Headers.ConnectionClose = true;
@@ -160,24 +152,6 @@ public sealed class TelemetryRestartTests(DatabaseFixture database, ITestOutputH
         return (response.StatusCode, await response.Content.ReadAsStringAsync());
     }
 
-    private ServerProcess StartAgent(int hubPort, string token)
-    {
-        Directory.CreateDirectory(_state);
-        return ServerProcess.Start("dotnet", AgentBinary.Dll(),
-            "--master-url", $"http://127.0.0.1:{hubPort}",
-            "--registration-token", token,
-            "--state-dir", _state,
-            "--nginx-binary", "/usr/sbin/nginx",
-            "--listen-address", _address,
-            "--port-offset", $"{_offset}",
-            "--stub-status-port", $"{_offset + 99}",
-            "--error-log-watch", "1",
-            "--health-interval", "1",
-            "--metrics-interval", "2",
-            "--log-flush-interval-ms", "200",
-            "--telemetry-ack-timeout", "5",
-            "--log-format", "text");
-    }
 
     /// <summary>
     /// <see cref="Requests"/> numbered requests, about 100 per second; a refused attempt is retried under a new uri
@@ -238,4 +212,10 @@ public sealed class TelemetryRestartTests(DatabaseFixture database, ITestOutputH
                 ? Task.FromException<bool>(failed.Exception!.InnerException!)
                 : Task.FromResult(Volatile.Read(ref _sent) >= count), TimeSpan.FromMinutes(2), $"{count} requests answered");
     }
+
+    private ServerProcess StartAgent(int hubPort, string token) =>
+        _agent.Start(hubPort, token,
+            "--metrics-interval", "2",
+            "--log-flush-interval-ms", "200",
+            "--telemetry-ack-timeout", "5");
 }
