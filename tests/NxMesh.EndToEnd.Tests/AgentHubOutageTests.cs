@@ -17,7 +17,7 @@ namespace NxMesh.EndToEnd.Tests;
 public sealed class AgentHubOutageTests(FleetFixture fleet)
 {
     private static readonly TimeSpan ApplyTimeout = TimeSpan.FromSeconds(60);
-    private static readonly TimeSpan ResourceTimeout = TimeSpan.FromSeconds(120);
+    private static readonly TimeSpan ResourceTimeout = TimeSpan.FromSeconds(180);
     private const int RestartedReplica = 1;
 
     [Fact]
