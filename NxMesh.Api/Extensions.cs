@@ -40,11 +40,13 @@ internal static class Extensions
         builder.Services.AddScoped<TenantAccess>();
         builder.Services.AddScoped<AuditTrail>();
         builder.Services.AddSingleton<AgentCommandClient>();
+        builder.Services.AddSingleton<AgentCountCache>();
         builder.Services.AddSingleton<IAgentCommands, RedisAgentCommands>();
         builder.Services.AddScoped<DesiredConfigBuilder>();
         builder.Services.AddScoped<DesiredConfigService>();
         builder.Services.AddOptions<AgentCommandOptions>().Bind(builder.Configuration.GetSection(AgentCommandOptions.SectionName));
         builder.Services.AddOptions<RateLimitOptions>().Bind(builder.Configuration.GetSection(RateLimitOptions.SectionName));
+        builder.Services.AddSingleton<RateLimitBudget>();
         builder.AddNxMeshAuth();
         builder.Services.AddNxMeshOpenApi();
         builder.AddEvents();

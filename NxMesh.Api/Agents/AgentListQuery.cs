@@ -26,15 +26,19 @@ internal static class AgentListQuery
     private static readonly FrozenDictionary<string, DeploymentMode> Modes = Names<DeploymentMode>();
     private static readonly FrozenDictionary<string, OrganizationRole> Roles = Names<OrganizationRole>();
 
-    public static async Task<Paged<AgentResponse>> RunAsync(NxMeshDbContext db, Guid workspaceId, Guid userId, OrganizationRole minimum,
+    public static async Task<Paged<AgentResponse>> RunAsync(NxMeshDbContext db, AgentCountCache counts, Guid workspaceId, Guid userId, OrganizationRole minimum,
         LabelSelector selector, AgentState? state, (int Page, int PerPage) paging, CancellationToken cancellationToken)
     {
+        // The total depends on workspace and labels only when no state filter applies: only then is it cached.
+        var selectorKey = state is null ? selector.ToString() : null;
+        var cached = selectorKey is not null && counts.TryGet(workspaceId, selectorKey, out var entry) ? entry : (Generation: -1L, Total: 0);
         var parameters = new List<NpgsqlParameter>
         {
             new() { Value = workspaceId, NpgsqlDbType = NpgsqlDbType.Uuid },
             new() { Value = userId, NpgsqlDbType = NpgsqlDbType.Uuid },
             new() { Value = paging.PerPage, NpgsqlDbType = NpgsqlDbType.Integer },
             new() { Value = (paging.Page - 1L) * paging.PerPage, NpgsqlDbType = NpgsqlDbType.Bigint },
+            new() { Value = cached.Generation, NpgsqlDbType = NpgsqlDbType.Bigint },
         };
         var filter = "a.workspace_id = $1 AND " + LabelSelectorSql.Condition(selector, "a.labels", value =>
         {
@@ -46,13 +50,17 @@ internal static class AgentListQuery
             parameters.Add(new NpgsqlParameter { Value = EnumNames.ToSnakeCase(s), NpgsqlDbType = NpgsqlDbType.Text });
             filter += " AND a.state = $" + parameters.Count;
         }
-        // Without a membership row the outer query has no row and neither lateral subquery runs. The page subquery
-        // walks ix_agents_workspace_id_name and stops after the page; the count reads every match once.
+        // Without a membership row the outer query has no row and neither lateral subquery runs. The count runs only
+        // when the workspace's agent-set generation differs from the cached one ($5; CASE evaluates the subquery
+        // lazily); the page subquery walks ix_agents_workspace_id_name and stops after the page.
         var sql = $"""
-            SELECT acc.role, cnt.total, {Columns}
-            FROM (SELECT m.role FROM workspaces w JOIN memberships m ON m.organization_id = w.organization_id
+            SELECT acc.role, acc.generation, cnt.total, {Columns}
+            FROM (SELECT m.role, COALESCE(g.generation, 0) AS generation
+                  FROM workspaces w JOIN memberships m ON m.organization_id = w.organization_id
+                  LEFT JOIN {AgentSetGenerations.Table} g ON g.workspace_id = w.id
                   WHERE w.id = $1 AND m.user_id = $2 LIMIT 1) acc
-            CROSS JOIN LATERAL (SELECT count(*)::int AS total FROM agents a WHERE {filter}) cnt
+            CROSS JOIN LATERAL (SELECT CASE WHEN acc.generation = $5 THEN NULL
+                                       ELSE (SELECT count(*)::int FROM agents a WHERE {filter}) END AS total) cnt
             LEFT JOIN LATERAL (SELECT {Columns} FROM agents a WHERE {filter} ORDER BY a.name, a.id LIMIT $3 OFFSET $4) a ON true
             ORDER BY a.name, a.id
             """;
@@ -65,17 +73,31 @@ internal static class AgentListQuery
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             var items = new List<AgentResponse>(paging.PerPage);
             OrganizationRole? role = null;
-            var total = 0;
+            var generation = 0L;
+            int? counted = null;
             while (await reader.ReadAsync(cancellationToken))
             {
                 role = Roles[reader.GetString(0)];
-                total = reader.GetInt32(1);
-                if (!reader.IsDBNull(2))
+                generation = reader.GetInt64(1);
+                counted = reader.IsDBNull(2) ? null : reader.GetInt32(2);
+                if (!reader.IsDBNull(3))
                 {
                     items.Add(Read(reader, workspaceId));
                 }
             }
             TenantAccess.Require(role, minimum, "Workspace");
+            if (counted is { } total)
+            {
+                if (selectorKey is not null)
+                {
+                    counts.Set(workspaceId, selectorKey, generation, total);
+                }
+            }
+            else
+            {
+                total = cached.Total;
+                counts.Hit();
+            }
             return new Paged<AgentResponse>(items, new PageMeta(paging.Page, paging.PerPage, total));
         }
         finally
@@ -85,12 +107,12 @@ internal static class AgentListQuery
     }
 
     private static AgentResponse Read(NpgsqlDataReader reader, Guid workspaceId) => new(
-        reader.GetGuid(2), workspaceId, reader.GetString(3), NullableString(reader, 4), NullableString(reader, 5), NullableString(reader, 6),
-        States[reader.GetString(7)], Modes[reader.GetString(8)],
-        reader.IsDBNull(9) ? null : reader.GetFieldValue<DateTimeOffset>(9),
-        reader.GetFieldValue<string[]>(10),
-        JsonSerializer.Deserialize<Dictionary<string, string>>(reader.GetString(11)) ?? [],
-        reader.GetFieldValue<DateTimeOffset>(12));
+        reader.GetGuid(3), workspaceId, reader.GetString(4), NullableString(reader, 5), NullableString(reader, 6), NullableString(reader, 7),
+        States[reader.GetString(8)], Modes[reader.GetString(9)],
+        reader.IsDBNull(10) ? null : reader.GetFieldValue<DateTimeOffset>(10),
+        reader.GetFieldValue<string[]>(11),
+        JsonSerializer.Deserialize<Dictionary<string, string>>(reader.GetString(12)) ?? [],
+        reader.GetFieldValue<DateTimeOffset>(13));
 
     private static string? NullableString(NpgsqlDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
 

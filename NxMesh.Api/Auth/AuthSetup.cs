@@ -11,12 +11,13 @@ internal static class AuthSetup
     {
         builder.Services.AddOptions<AuthOptions>().Bind(builder.Configuration.GetSection(AuthOptions.SectionName));
         builder.Services.AddSingleton<SigningKeyStore>();
+        builder.Services.AddSingleton<ValidatedTokenCache>();
         builder.Services.AddSingleton<Passwords>();
         builder.Services.AddSingleton<LoginThrottle>();
         builder.Services.AddScoped<TokenService>();
         builder.Services.AddAuthorization();
         builder.Services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer();
-        builder.Services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme).Configure<SigningKeyStore>((jwt, keys) =>
+        builder.Services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme).Configure<SigningKeyStore, ValidatedTokenCache>((jwt, keys, validated) =>
         {
             jwt.MapInboundClaims = false;
             jwt.TokenValidationParameters = new TokenValidationParameters
@@ -30,7 +31,6 @@ internal static class AuthSetup
             };
             jwt.Events = new JwtBearerEvents
             {
-                // A token signed by a key another instance created: load the public keys before validation.
                 OnMessageReceived = async context =>
                 {
                     var header = context.Request.Headers.Authorization.ToString();
@@ -39,11 +39,26 @@ internal static class AuthSetup
                         return;
                     }
                     var raw = header["Bearer ".Length..].Trim();
+                    if (validated.Find(raw) is { } principal)
+                    {
+                        context.Principal = principal;
+                        context.Success();
+                        return;
+                    }
+                    // A token signed by a key another instance created: load the public keys before validation.
                     var handler = new JsonWebTokenHandler();
                     if (handler.CanReadToken(raw) && handler.ReadJsonWebToken(raw).Kid is { } kid && !keys.KnowsKey(kid))
                     {
                         await keys.RefreshAsync(context.HttpContext.RequestAborted);
                     }
+                },
+                OnTokenValidated = context =>
+                {
+                    if (context.SecurityToken is JsonWebToken token && context.Principal is { } principal)
+                    {
+                        validated.Add(token.EncodedToken, principal, new DateTimeOffset(token.ValidTo, TimeSpan.Zero));
+                    }
+                    return Task.CompletedTask;
                 },
             };
         });

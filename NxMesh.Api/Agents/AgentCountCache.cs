@@ -1,0 +1,36 @@
+using System.Collections.Concurrent;
+
+namespace NxMesh.Api.Agents;
+
+/// <summary>
+/// The agents list's <c>meta.total</c> per (workspace, label selector), valid for one agent-set generation
+/// (<see cref="NxMesh.Data.Labels.AgentSetGenerations"/>). The list statement reads the workspace's current generation
+/// and counts only when it differs from the cached one, so the total stays exact: any insert, delete or label change
+/// bumps the generation in its own transaction. Counting 1,000 matching rows was ≈ 1 ms of Postgres CPU per request
+/// at 10,000 agents (issue 9). Lists filtered by state are not cached (state changes do not bump the generation).
+/// </summary>
+internal sealed class AgentCountCache
+{
+    /// <summary>Bounded: past this many (workspace, selector) pairs the cache starts over.</summary>
+    private const int MaxEntries = 10_000;
+
+    private readonly ConcurrentDictionary<(Guid Workspace, string Selector), (long Generation, int Total)> _totals = new();
+    private long _hits;
+
+    /// <summary>Lists answered without counting (tests read it).</summary>
+    public long Hits => Interlocked.Read(ref _hits);
+
+    public bool TryGet(Guid workspaceId, string selector, out (long Generation, int Total) entry) =>
+        _totals.TryGetValue((workspaceId, selector), out entry);
+
+    public void Hit() => Interlocked.Increment(ref _hits);
+
+    public void Set(Guid workspaceId, string selector, long generation, int total)
+    {
+        if (_totals.Count >= MaxEntries)
+        {
+            _totals.Clear();
+        }
+        _totals[(workspaceId, selector)] = (generation, total);
+    }
+}
