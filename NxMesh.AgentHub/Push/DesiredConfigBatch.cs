@@ -9,79 +9,106 @@ namespace NxMesh.AgentHub.Push;
 /// <summary>
 /// The desired configs of many agents of one workspace at once (the set-based form of
 /// <see cref="DesiredConfigService.ResolveAsync"/>, same rules): one query reads every agent's labels and desired
-/// id/version; the config is built and hashed once per distinct target set (equal labels and equal
-/// <see cref="DesiredConfigBuilder.AgentSpecificKey"/>); one <c>UPDATE … FROM unnest(…)</c> advances
-/// <c>desired_config_id/version</c> of the agents whose config changed, conditional on the id read (a concurrent
-/// writer makes it miss, and those agents are read again). Agents with the same config and version share one
-/// <see cref="Proto.ConfigUpdate"/> instance, which callers must not mutate.
+/// id/version (<see cref="ReadAsync"/>); the config is built and hashed once per distinct target set (equal labels
+/// and equal <see cref="DesiredConfigBuilder.AgentSpecificKey"/>) with the version it will have (<see cref="Plan"/>:
+/// the one read, or one more when the config changed); one <c>UPDATE … FROM unnest(…)</c> then advances
+/// <c>desired_config_id/version</c> of the agents whose config changed, conditional on the id and version read
+/// (<see cref="CommitAsync"/>: a concurrent writer makes it miss, and those agents are resolved again). Splitting
+/// the plan from the write lets a recompute push before the UPDATE commits. Agents with the same config and version
+/// share one <see cref="Proto.ConfigUpdate"/> instance, which callers must not mutate once enqueued.
 /// </summary>
 internal sealed class DesiredConfigBatch(NxMeshDbContext db, DesiredConfigBuilder builder)
 {
     private const int MaxAttempts = 3;
 
-    /// <summary>Agent id → desired ConfigUpdate; agents that no longer exist (or moved workspace) are absent.</summary>
+    /// <summary>The agents' rows (labels, desired id/version); ids without a row in this workspace are absent.</summary>
+    public Task<List<AgentRow>> ReadAsync(Guid workspaceId, IReadOnlyCollection<Guid> agentIds, CancellationToken cancellationToken)
+    {
+        var ids = agentIds.Distinct().ToArray();
+        return db.Agents.AsNoTracking()
+            .Where(a => ids.Contains(a.Id) && a.WorkspaceId == workspaceId)
+            .Select(a => new AgentRow(a.Id, a.Labels, a.DesiredConfigId, a.DesiredConfigVersion))
+            .ToListAsync(cancellationToken);
+    }
+
+    /// <summary>Each row's desired ConfigUpdate with the version it has (unchanged) or will have once committed (changed). No database call.</summary>
+    public DesiredPlan Plan(WorkspaceConfigSource source, IReadOnlyList<AgentRow> rows)
+    {
+        var plan = new DesiredPlan(rows.Count);
+        var built = new Dictionary<string, Proto.ConfigUpdate>(StringComparer.Ordinal);
+        // (config_id, version) → the one shared instance.
+        var shared = new Dictionary<(string, long), Proto.ConfigUpdate>();
+        foreach (var row in rows)
+        {
+            var key = TargetSetKey(source, row);
+            if (!built.TryGetValue(key, out var update))
+            {
+                update = builder.Build(source, row.Id, row.Labels);
+                built[key] = update;
+            }
+            if (row.DesiredConfigId == update.ConfigId)
+            {
+                plan.Desired[row.Id] = Share(shared, update, row.DesiredConfigVersion);
+            }
+            else
+            {
+                var next = Share(shared, update, row.DesiredConfigVersion + 1);
+                plan.Desired[row.Id] = next;
+                plan.Changes.Add(new PlannedChange(row.Id, row.DesiredConfigId, row.DesiredConfigVersion, next));
+            }
+        }
+        return plan;
+    }
+
+    /// <summary>
+    /// Writes the plan's changes (one statement), each conditional on the id and version read; returns the agents
+    /// whose row changed in between (their planned version is not theirs: resolve them again).
+    /// </summary>
+    public async Task<List<Guid>> CommitAsync(DesiredPlan plan, CancellationToken cancellationToken)
+    {
+        if (plan.Changes.Count == 0)
+        {
+            return [];
+        }
+        var ids = plan.Changes.Select(c => c.AgentId).ToArray();
+        var configIds = plan.Changes.Select(c => c.Update.ConfigId).ToArray();
+        var expected = plan.Changes.Select(c => c.ExpectedId).ToArray();
+        var expectedVersions = plan.Changes.Select(c => c.ExpectedVersion).ToArray();
+        var advanced = await db.Database.SqlQuery<Guid>($"""
+            UPDATE agents a SET desired_config_id = x.config_id, desired_config_version = x.expected_version + 1, updated_at = now()
+            FROM unnest({ids}::uuid[], {configIds}::text[], {expected}::text[], {expectedVersions}::bigint[]) AS x(id, config_id, expected, expected_version)
+            WHERE a.id = x.id AND a.desired_config_id IS NOT DISTINCT FROM x.expected AND a.desired_config_version = x.expected_version
+            RETURNING a.id AS "Value"
+            """).ToListAsync(cancellationToken);
+        var done = advanced.ToHashSet();
+        return [.. ids.Where(id => !done.Contains(id))];
+    }
+
+    /// <summary>Agent id → desired ConfigUpdate, committed (read, plan, commit; misses read again); agents that no longer exist are absent.</summary>
     public async Task<Dictionary<Guid, Proto.ConfigUpdate>> ResolveAsync(WorkspaceConfigSource source, IReadOnlyCollection<Guid> agentIds,
         CancellationToken cancellationToken)
     {
         var result = new Dictionary<Guid, Proto.ConfigUpdate>(agentIds.Count);
-        var pending = agentIds.Distinct().ToArray();
-        // (config_id, version) → the one shared instance.
-        var shared = new Dictionary<(string, long), Proto.ConfigUpdate>();
-        for (var attempt = 0; attempt < MaxAttempts && pending.Length > 0; attempt++)
+        IReadOnlyCollection<Guid> pending = agentIds;
+        for (var attempt = 0; attempt < MaxAttempts && pending.Count > 0; attempt++)
         {
-            var rows = await db.Agents.AsNoTracking()
-                .Where(a => pending.Contains(a.Id) && a.WorkspaceId == source.WorkspaceId)
-                .Select(a => new AgentRow(a.Id, a.Labels, a.DesiredConfigId, a.DesiredConfigVersion))
-                .ToListAsync(cancellationToken);
-            var built = new Dictionary<string, Proto.ConfigUpdate>(StringComparer.Ordinal);
-            var changed = new List<(AgentRow Row, Proto.ConfigUpdate Update)>();
-            foreach (var row in rows)
+            var plan = Plan(source, await ReadAsync(source.WorkspaceId, pending, cancellationToken));
+            var missed = await CommitAsync(plan, cancellationToken);
+            foreach (var (id, update) in plan.Desired)
             {
-                var key = TargetSetKey(source, row);
-                if (!built.TryGetValue(key, out var update))
-                {
-                    update = builder.Build(source, row.Id, row.Labels);
-                    built[key] = update;
-                }
-                if (row.DesiredConfigId == update.ConfigId)
-                {
-                    result[row.Id] = Share(shared, update, row.DesiredConfigVersion);
-                }
-                else
-                {
-                    changed.Add((row, update));
-                }
+                result[id] = update;
             }
-            if (changed.Count == 0)
+            // Missed: another writer changed the row in between; read those again. An id without a row (deleted
+            // meanwhile) is left out of the result — the caller closes its stream — and never fails the others.
+            foreach (var id in missed)
             {
-                // Every agent read is resolved; an id without a row (deleted meanwhile) is left out of the result —
-                // the caller closes its stream — and never fails the others.
-                pending = [];
-                break;
+                result.Remove(id);
             }
-            var ids = changed.Select(c => c.Row.Id).ToArray();
-            var configIds = changed.Select(c => c.Update.ConfigId).ToArray();
-            var expected = changed.Select(c => c.Row.DesiredConfigId).ToArray();
-            var advanced = await db.Database.SqlQuery<AdvancedRow>($"""
-                UPDATE agents a SET desired_config_id = x.config_id, desired_config_version = a.desired_config_version + 1, updated_at = now()
-                FROM unnest({ids}::uuid[], {configIds}::text[], {expected}::text[]) AS x(id, config_id, expected)
-                WHERE a.id = x.id AND a.desired_config_id IS NOT DISTINCT FROM x.expected
-                RETURNING a.id AS "Id", a.desired_config_version AS "Version"
-                """).ToListAsync(cancellationToken);
-            var versions = advanced.ToDictionary(a => a.Id, a => a.Version);
-            foreach (var (row, update) in changed)
-            {
-                if (versions.TryGetValue(row.Id, out var version))
-                {
-                    result[row.Id] = Share(shared, update, version);
-                }
-            }
-            // Missed: another writer changed the row in between; read those again.
-            pending = [.. changed.Where(c => !versions.ContainsKey(c.Row.Id)).Select(c => c.Row.Id)];
+            pending = missed;
         }
-        if (pending.Length > 0)
+        if (pending.Count > 0)
         {
-            throw new InvalidOperationException($"The desired config of {pending.Length} agent(s) kept changing concurrently.");
+            throw new InvalidOperationException($"The desired config of {pending.Count} agent(s) kept changing concurrently.");
         }
         return result;
     }
@@ -131,7 +158,16 @@ internal sealed class DesiredConfigBatch(NxMeshDbContext db, DesiredConfigBuilde
         return key.Append('\u0001').Append(DesiredConfigBuilder.AgentSpecificKey(source, row.Id)).ToString();
     }
 
-    private sealed record AgentRow(Guid Id, Dictionary<string, string> Labels, string? DesiredConfigId, long DesiredConfigVersion);
+}
 
-    private sealed record AdvancedRow(Guid Id, long Version);
+internal sealed record AgentRow(Guid Id, Dictionary<string, string> Labels, string? DesiredConfigId, long DesiredConfigVersion);
+
+/// <summary>A config change planned for one agent: the row read (id, version) and the update it gets.</summary>
+internal sealed record PlannedChange(Guid AgentId, string? ExpectedId, long ExpectedVersion, Proto.ConfigUpdate Update);
+
+/// <summary>What <see cref="DesiredConfigBatch.Plan"/> decided: every agent's desired update, and the rows to advance.</summary>
+internal sealed class DesiredPlan(int capacity)
+{
+    public Dictionary<Guid, Proto.ConfigUpdate> Desired { get; } = new(capacity);
+    public List<PlannedChange> Changes { get; } = [];
 }

@@ -64,6 +64,7 @@ internal sealed class WorkspaceRecompute(ConnectionRegistry registry, ConfigPush
                 return;
             }
             pending.Scheduled = true;
+            pending.RequestedAt = time.GetTimestamp();
             delay = pending.LastStart is { } last ? options.Value.Debounce - time.GetElapsedTime(last) : TimeSpan.Zero;
         }
         _ = RunAsync(workspaceId, pending, delay);
@@ -88,9 +89,10 @@ internal sealed class WorkspaceRecompute(ConnectionRegistry registry, ConfigPush
                 bool all;
                 string? traceparent;
                 List<AgentConnection> requested;
+                long requestedAt;
                 lock (pending)
                 {
-                    (all, traceparent, requested) = (pending.All, pending.Traceparent, [.. pending.Connections]);
+                    (all, traceparent, requested, requestedAt) = (pending.All, pending.Traceparent, [.. pending.Connections], pending.RequestedAt);
                     pending.All = false;
                     pending.Traceparent = null;
                     pending.Connections.Clear();
@@ -99,7 +101,7 @@ internal sealed class WorkspaceRecompute(ConnectionRegistry registry, ConfigPush
                 }
                 using var activity = all ? HubTracing.Start("recompute workspace config", traceparent) : HubTracing.StartRoot("resolve desired config", ActivityKind.Internal);
                 activity?.SetTag("nxmesh.workspace_id", workspaceId.ToString("D"));
-                await RecomputeAsync(workspaceId, all, requested, Activity.Current?.Id ?? traceparent, stopping);
+                await RecomputeAsync(workspaceId, all, requested, Activity.Current?.Id ?? traceparent, requestedAt, stopping);
             }
         }
         catch (OperationCanceledException) when (stopping.IsCancellationRequested)
@@ -115,8 +117,10 @@ internal sealed class WorkspaceRecompute(ConnectionRegistry registry, ConfigPush
         }
     }
 
-    private async Task RecomputeAsync(Guid workspaceId, bool all, List<AgentConnection> requested, string? traceparent, CancellationToken stopping)
+    private async Task RecomputeAsync(Guid workspaceId, bool all, List<AgentConnection> requested, string? traceparent, long requestedAt,
+        CancellationToken stopping)
     {
+        var trace = new RunTrace(time, requestedAt);
         // Evaluated with the Health trigger (a re-push may heal) when their health report asked for the resolve.
         var fromHealth = requested.Where(c => !c.Closed.IsCancellationRequested).ToHashSet();
         var connections = all ? registry.InWorkspace(workspaceId) : [.. fromHealth];
@@ -124,9 +128,15 @@ internal sealed class WorkspaceRecompute(ConnectionRegistry registry, ConfigPush
         {
             return;
         }
+        // The workspace's config source and the agents' rows are independent: read both at once, on two connections.
+        await using var loadScope = scopes.CreateAsyncScope();
         await using var scope = scopes.CreateAsyncScope();
         var batch = scope.ServiceProvider.GetRequiredService<DesiredConfigBatch>();
-        var source = await scope.ServiceProvider.GetRequiredService<DesiredConfigBuilder>().LoadWorkspaceAsync(workspaceId, stopping);
+        var load = loadScope.ServiceProvider.GetRequiredService<DesiredConfigBuilder>().LoadWorkspaceAsync(workspaceId, stopping);
+        var read = batch.ReadAsync(workspaceId, [.. connections.Select(c => c.AgentId)], stopping);
+        await Task.WhenAll(load, read);
+        var source = await load;
+        trace.Mark("read");
         if (source is null)
         {
             foreach (var connection in connections)
@@ -135,51 +145,127 @@ internal sealed class WorkspaceRecompute(ConnectionRegistry registry, ConfigPush
             }
             return;
         }
-        var desired = await batch.ResolveAsync(source, [.. connections.Select(c => c.AgentId)], stopping);
+        var plan = batch.Plan(source, await read);
+        trace.Mark("built");
         // Every update of this run is a fresh instance (never enqueued yet): it carries this run's trace.
-        foreach (var update in desired.Values.Distinct())
+        foreach (var update in plan.Desired.Values.Distinct())
         {
             update.Traceparent = traceparent ?? "";
         }
+        // Pushed before the desired ids are written: the writers send while the UPDATE runs. The status path does
+        // not depend on the order (a SUCCESS records applied_config_id whatever desired_config_id says, and the
+        // push decisions are in memory); a row that changed meanwhile is resolved again below and corrected.
         var now = time.GetUtcNow();
         var reconcile = new List<(Guid, long, string)>();
         var pushed = 0;
         foreach (var connection in connections)
         {
-            if (!desired.TryGetValue(connection.AgentId, out var update))
+            if (!plan.Desired.TryGetValue(connection.AgentId, out var update))
             {
                 logger.LogInformation("Agent {AgentId} no longer exists; closing its stream.", connection.AgentId);
                 connection.Close(DisconnectReasons.ConnectionClosed);
                 continue;
             }
-            try
+            pushed += await EvaluateAsync(connection, update, fromHealth.Contains(connection), traceparent, now, reconcile) ? 1 : 0;
+        }
+        trace.Mark("enqueued");
+        var missed = await batch.CommitAsync(plan, stopping);
+        trace.Mark("committed");
+        if (missed.Count > 0)
+        {
+            // Another writer changed these rows between the read and the UPDATE: what they were sent may carry a
+            // version (or content) that is not theirs. Resolve them again and send the committed update.
+            var resolved = await batch.ResolveAsync(source, missed, stopping);
+            var byId = connections.ToDictionary(c => c.AgentId);
+            foreach (var id in missed)
             {
-                await connection.PushLock.WaitAsync(connection.Closed);
-            }
-            catch (OperationCanceledException)
-            {
-                continue;
-            }
-            try
-            {
-                var sent = connection.LastPushAt;
-                if (pusher.Evaluate(connection, update, fromHealth.Contains(connection) ? PushTrigger.Health : PushTrigger.Change, traceparent ?? "", now))
+                var connection = byId[id];
+                if (!resolved.TryGetValue(id, out var update))
                 {
-                    reconcile.Add((connection.AgentId, connection.Epoch, update.ConfigId));
+                    connection.Close(DisconnectReasons.ConnectionClosed);
+                    continue;
                 }
-                pushed += connection.LastPushAt != sent ? 1 : 0;
+                update.Traceparent = traceparent ?? "";
+                if (plan.Desired[id] is var planned && (planned.ConfigId != update.ConfigId || planned.Version != update.Version))
+                {
+                    await ForgetSentAsync(connection, planned.ConfigId);
+                }
+                pushed += await EvaluateAsync(connection, update, fromHealth.Contains(connection), traceparent, now, reconcile) ? 1 : 0;
             }
-            finally
-            {
-                connection.PushLock.Release();
-            }
+            logger.LogInformation("Workspace {WorkspaceId}: {Missed} agents' desired config changed concurrently; resolved again.", workspaceId, missed.Count);
         }
         await batch.MarkRunningDesiredAsync(reconcile, stopping);
         if (pushed > 0)
         {
-            logger.LogInformation("Workspace {WorkspaceId}: {Pushed} of {Agents} agents pushed ({Configs} distinct configs).",
-                workspaceId, pushed, connections.Count, desired.Values.Select(u => u.ConfigId).Distinct().Count());
+            logger.LogInformation("Workspace {WorkspaceId}: {Pushed} of {Agents} agents pushed ({Configs} distinct configs); ms since requested: {Trace}.",
+                workspaceId, pushed, connections.Count, plan.Desired.Values.Select(u => u.ConfigId).Distinct().Count(), trace);
         }
+    }
+
+    /// <summary>Evaluates one connection under its PushLock; true when it enqueued a push.</summary>
+    private async Task<bool> EvaluateAsync(AgentConnection connection, Protocol.V1.ConfigUpdate update, bool fromHealth, string? traceparent,
+        DateTimeOffset now, List<(Guid, long, string)> reconcile)
+    {
+        try
+        {
+            await connection.PushLock.WaitAsync(connection.Closed);
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+        try
+        {
+            var sent = connection.LastPushAt;
+            if (pusher.Evaluate(connection, update, fromHealth ? PushTrigger.Health : PushTrigger.Change, traceparent ?? "", now))
+            {
+                reconcile.Add((connection.AgentId, connection.Epoch, update.ConfigId));
+            }
+            return connection.LastPushAt != sent;
+        }
+        finally
+        {
+            connection.PushLock.Release();
+        }
+    }
+
+    /// <summary>The planned update sent to this connection was not the committed one: the committed one counts as new content.</summary>
+    private static async Task ForgetSentAsync(AgentConnection connection, string plannedConfigId)
+    {
+        try
+        {
+            await connection.PushLock.WaitAsync(connection.Closed);
+        }
+        catch (OperationCanceledException)
+        {
+            return;
+        }
+        try
+        {
+            if (connection.LastSentConfigId == plannedConfigId)
+            {
+                connection.LastSentConfigId = null;
+                connection.InFlightConfigId = null;
+            }
+        }
+        finally
+        {
+            connection.PushLock.Release();
+        }
+    }
+
+    /// <summary>Milliseconds from the first request a run covers to each of its stages (the log line and span events).</summary>
+    private sealed class RunTrace(TimeProvider time, long requestedAt)
+    {
+        private readonly List<(string Stage, double Ms)> _marks = [("started", Math.Round(time.GetElapsedTime(requestedAt).TotalMilliseconds, 1))];
+
+        public void Mark(string stage)
+        {
+            _marks.Add((stage, Math.Round(time.GetElapsedTime(requestedAt).TotalMilliseconds, 1)));
+            Activity.Current?.AddEvent(new ActivityEvent(stage));
+        }
+
+        public override string ToString() => string.Join(", ", _marks.Select(m => $"{m.Stage} {m.Ms}"));
     }
 
     /// <summary>What the next run of a workspace covers; mutated under its own lock.</summary>
@@ -188,6 +274,8 @@ internal sealed class WorkspaceRecompute(ConnectionRegistry registry, ConfigPush
         public bool Scheduled { get; set; }
         /// <summary>When the last run took its snapshot (<see cref="TimeProvider.GetTimestamp"/>); null before the first.</summary>
         public long? LastStart { get; set; }
+        /// <summary>When the first request the next run covers arrived (<see cref="TimeProvider.GetTimestamp"/>).</summary>
+        public long RequestedAt { get; set; }
         public bool All { get; set; }
         public string? Traceparent { get; set; }
         public HashSet<AgentConnection> Connections { get; } = [];

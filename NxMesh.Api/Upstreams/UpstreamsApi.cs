@@ -102,7 +102,11 @@ public static class UpstreamsApi
             patch.Has("health_check") ? p.HealthCheck : current.HealthCheck,
             patch.Has("keepalive_connections") ? p.KeepaliveConnections : current.KeepaliveConnections);
         var valid = Validate(merged);
-        await EnsureNameFreeAsync(db, workspaceId, valid.Name, upstreamId, cancellationToken);
+        if (valid.Name != upstream.Name)
+        {
+            // A PATCH that keeps the name (most: servers, weights) needs no look-up; the unique index still guards a race.
+            await EnsureNameFreeAsync(db, workspaceId, valid.Name, upstreamId, cancellationToken);
+        }
         var before = UpstreamResponse.From(upstream);
         Apply(upstream, valid);
         // Servers and health_check are jsonb: replaced values must be marked, EF does not see inside them.

@@ -37,7 +37,8 @@ public sealed class BatchingTests(DatabaseFixture database) : IAsyncLifetime
         }
         await Seed.VirtualHostAsync(database, workspaceId, "all.example.test");
         await Seed.VirtualHostAsync(database, workspaceId, "prod.example.test", new TargetAgents { Type = TargetAgentsType.Selector, LabelSelector = "env=prod" });
-        await using var hub = new HubFactory(database);
+        // No periodic refresh: one that ran between the two inserts below would push a state in between (two version steps).
+        await using var hub = new HubFactory(database, new() { ["AgentHub:DesiredRefreshSeconds"] = "600" });
         var connected = new List<TestAgent>();
         try
         {
@@ -78,7 +79,13 @@ public sealed class BatchingTests(DatabaseFixture database) : IAsyncLifetime
                 Assert.Equal(env == "prod" ? 3 : 2, second[id].VirtualHosts.Count);
             }
 
-            // The batch wrote exactly what the single-agent resolver computes (which advances nothing now).
+            // The batch wrote exactly what the single-agent resolver computes (which advances nothing now) — once its
+            // UPDATE has committed: the pushes may arrive before it (PushBeforeCommitTests).
+            await Wait.UntilAsync(async () =>
+            {
+                await using var check = database.CreateDbContext();
+                return await check.Agents.CountAsync(a => a.WorkspaceId == workspaceId && a.DesiredConfigVersion == 2) == agents.Count;
+            }, TimeSpan.FromSeconds(10), "the desired versions recorded");
             await using var services = ResolverServices();
             await using var db = database.CreateDbContext();
             var rows = await db.Agents.AsNoTracking().Where(a => a.WorkspaceId == workspaceId).ToDictionaryAsync(a => a.Id);

@@ -34,8 +34,14 @@ public sealed class PushTests(DatabaseFixture database) : IAsyncLifetime
         Assert.Equal(1, update.Version);
         Assert.Equal(vhost.Id.ToString("D"), Assert.Single(update.VirtualHosts).Id);
         Assert.Equal("10m", update.GlobalSettings.NginxDirectives["client_max_body_size"]);
-        await using var db = database.CreateDbContext();
-        var row = await db.Agents.SingleAsync(a => a.Id == agentId);
+        // The push may arrive before the recompute's UPDATE of the desired id commits (PushBeforeCommitTests).
+        Agent row = null!;
+        await Wait.UntilAsync(async () =>
+        {
+            await using var db = database.CreateDbContext();
+            row = await db.Agents.SingleAsync(a => a.Id == agentId);
+            return row.DesiredConfigId is not null;
+        }, TimeSpan.FromSeconds(10), "the desired id recorded");
         Assert.Equal(update.ConfigId, row.DesiredConfigId);
         Assert.Equal(1, row.DesiredConfigVersion);
 

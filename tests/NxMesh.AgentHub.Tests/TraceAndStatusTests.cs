@@ -30,7 +30,8 @@ public sealed class TraceAndStatusTests(DatabaseFixture database) : IAsyncLifeti
         var workspaceId = await Seed.WorkspaceAsync(database);
         var (agentId, credential) = await Seed.EnrolledAgentAsync(database, workspaceId);
         await Seed.VirtualHostAsync(database, workspaceId, "a.example.test");
-        await using var hub = new HubFactory(database);
+        // No periodic refresh: one that ran between the insert and its outbox row would push the change in a trace of its own.
+        await using var hub = new HubFactory(database, new() { ["AgentHub:DesiredRefreshSeconds"] = "600" });
         var (agent, _) = await Fleet.InSyncAsync(hub, agentId, credential);
         await using var _ = agent;
 
@@ -55,8 +56,12 @@ public sealed class TraceAndStatusTests(DatabaseFixture database) : IAsyncLifeti
         var untraced = update.Clone();
         untraced.Traceparent = "";
         Assert.Equal(update.ConfigId, ConfigChecksum.Compute(untraced));
-        await using var check = database.CreateDbContext();
-        Assert.Equal(update.ConfigId, (await check.Agents.SingleAsync(a => a.Id == agentId)).DesiredConfigId);
+        // The push may arrive before the recompute's UPDATE of the desired id commits (PushBeforeCommitTests).
+        await Wait.UntilAsync(async () =>
+        {
+            await using var check = database.CreateDbContext();
+            return (await check.Agents.SingleAsync(a => a.Id == agentId)).DesiredConfigId == update.ConfigId;
+        }, TimeSpan.FromSeconds(10), "the desired id recorded");
     }
 
     [Fact]
