@@ -31,6 +31,7 @@ if (args.Contains("--help"))
           --window 8          unacknowledged batches per stream --seconds 30    measured ingest time (after --warmup 5)
           --format typed|map  LogBatch.access records (default) or the older LogEntry maps
           --rows 10000000     rows for the query phase (0: ingest only)  --hours 24  --iterations 100
+          --explain           print EXPLAIN (ANALYZE, BUFFERS) of each query shape for one window
           --out bench/results --name ingest-bench
         """);
     return;
@@ -277,7 +278,7 @@ static LogBatch Template(int size, int agent, int template, bool mapForm)
 }
 
 // Loads rows with SQL (not through the hub: 10 M rows through gRPC would take minutes of the same path measured above),
-// then runs the access-log endpoint's two statements (the page, newest first, and the capped count) for random one-hour windows.
+// then runs the access-log endpoint's two statements (the capped count, then the page, newest first, when it is not 0) for random one-hour windows.
 static async Task<List<QueryResult>> QueryBenchAsync(NpgsqlDataSource dataSource, Guid workspaceId, List<Guid> agentIds, BenchOptions options)
 {
     var existing = await ScalarAsync<long>(dataSource, "SELECT count(*) FROM access_log_entries");
@@ -374,29 +375,54 @@ static async Task<List<QueryResult>> QueryBenchAsync(NpgsqlDataSource dataSource
         {
             var from = start.AddSeconds(random.NextDouble() * ((end - start).TotalSeconds - 3600));
             var watch = Stopwatch.StartNew();
-            await using (var page = dataSource.CreateCommand($"""
-                SELECT id, agent_id, "timestamp", remote_addr, method, uri, protocol, host, status, body_bytes_sent, response_time_ms,
-                       user_agent, referer, request_id, virtual_host_id, request_length, bytes_sent, upstream_response_time_ms
-                FROM access_log_entries WHERE workspace_id = $1 AND "timestamp" >= $2 AND "timestamp" < $3 {filter}
-                ORDER BY "timestamp" DESC, id DESC LIMIT {limit + 1}
-                """))
-            {
-                AddParameters(page, workspaceId, from, from.AddHours(1), values);
-                await using var reader = await page.ExecuteReaderAsync();
-                while (await reader.ReadAsync())
-                {
-                }
-            }
+            long matching;
             await using (var count = dataSource.CreateCommand($"""
                 SELECT count(*) FROM (SELECT 1 FROM access_log_entries WHERE workspace_id = $1 AND "timestamp" >= $2 AND "timestamp" < $3 {filter} LIMIT 10001) m
                 """))
             {
                 AddParameters(count, workspaceId, from, from.AddHours(1), values);
-                await count.ExecuteScalarAsync();
+                matching = (long)(await count.ExecuteScalarAsync())!;
+            }
+            // As the endpoint: the capped count first, the page only when something matches.
+            if (matching > 0)
+            {
+                await using (var page = dataSource.CreateCommand($"""
+                    SELECT id, agent_id, "timestamp", remote_addr, method, uri, protocol, host, status, body_bytes_sent, response_time_ms,
+                           user_agent, referer, request_id, virtual_host_id, request_length, bytes_sent, upstream_response_time_ms
+                    FROM access_log_entries WHERE workspace_id = $1 AND "timestamp" >= $2 AND "timestamp" < $3 {filter}
+                    ORDER BY "timestamp" DESC, id DESC LIMIT {limit + 1}
+                    """))
+                {
+                    AddParameters(page, workspaceId, from, from.AddHours(1), values);
+                    await using var reader = await page.ExecuteReaderAsync();
+                    while (await reader.ReadAsync())
+                    {
+                    }
+                }
             }
             if (i >= 5)
             {
                 timings.Add(watch.Elapsed.TotalMilliseconds);
+            }
+        }
+        if (options.Explain)
+        {
+            // The plans of one window, printed (not written to the results): what each statement reads.
+            var from = start.AddSeconds(random.NextDouble() * ((end - start).TotalSeconds - 3600));
+            foreach (var statement in new[]
+            {
+                $"SELECT count(*) FROM (SELECT 1 FROM access_log_entries WHERE workspace_id = $1 AND \"timestamp\" >= $2 AND \"timestamp\" < $3 {filter} LIMIT 10001) m",
+                $"SELECT * FROM access_log_entries WHERE workspace_id = $1 AND \"timestamp\" >= $2 AND \"timestamp\" < $3 {filter} ORDER BY \"timestamp\" DESC, id DESC LIMIT {limit + 1}",
+            })
+            {
+                await using var explain = dataSource.CreateCommand("EXPLAIN (ANALYZE, BUFFERS) " + statement);
+                AddParameters(explain, workspaceId, from, from.AddHours(1), values);
+                await using var reader = await explain.ExecuteReaderAsync();
+                Console.WriteLine($"  -- {name}");
+                while (await reader.ReadAsync())
+                {
+                    Console.WriteLine("     " + reader.GetString(0));
+                }
             }
         }
         var sorted = timings.Order().ToArray();
@@ -473,7 +499,7 @@ static async Task WriteResultsAsync(BenchOptions options, IngestResult ingest, l
         return;
     }
     md.AppendLine(CultureInfo.InvariantCulture, $"## Access-log queries over {options.QueryRows:N0} rows ({options.QueryHours} h of one workspace), one-hour windows").AppendLine();
-    md.AppendLine("Each sample runs the endpoint's two statements (the page, newest first, and `meta.total` capped at 10 000) for a random one-hour window.").AppendLine();
+    md.AppendLine("Each sample runs the endpoint's statements for a random one-hour window: `meta.total` capped at 10 000, then (when it is not 0) the page, newest first.").AppendLine();
     md.AppendLine("| query | limit | samples | p50 | p95 | p99 | max |").AppendLine("|---|---|---|---|---|---|---|");
     foreach (var q in queries)
     {
@@ -489,7 +515,7 @@ internal sealed record IngestResult(int Agents, int BatchSize, int WindowPerStre
 
 internal sealed record QueryResult(string Name, int Limit, int Samples, double P50Ms, double P95Ms, double P99Ms, double MaxMs);
 
-internal sealed record BenchOptions(int Agents, int BatchSize, int Window, int Seconds, int WarmupSeconds, long QueryRows, int QueryHours, int QueryIterations, string Output, string Name, bool MapForm)
+internal sealed record BenchOptions(int Agents, int BatchSize, int Window, int Seconds, int WarmupSeconds, long QueryRows, int QueryHours, int QueryIterations, string Output, string Name, bool MapForm, bool Explain)
 {
     public static BenchOptions Parse(string[] args)
     {
@@ -508,7 +534,7 @@ internal sealed record BenchOptions(int Agents, int BatchSize, int Window, int S
                 "typed" => false,
                 "map" => true,
                 var other => throw new ArgumentException($"--format {other}: typed or map"),
-            });
+            }, args.Contains("--explain"));
     }
 
     private static string FindRepositoryRoot()
