@@ -31,6 +31,7 @@ if (args.Contains("--help"))
           --window 8          unacknowledged batches per stream --seconds 30    measured ingest time (after --warmup 5)
           --format typed|map  LogBatch.access records (default) or the older LogEntry maps
           --rows 10000000     rows for the query phase (0: ingest only)  --hours 24  --iterations 100
+          --without-filter-indexes  ingest without the four filter indexes (what they cost per row; use with --rows 0)
           --explain           print EXPLAIN (ANALYZE, BUFFERS) of each query shape for one window
           --out bench/results --name ingest-bench
         """);
@@ -53,6 +54,15 @@ try
     var today = DateOnly.FromDateTime(DateTime.UtcNow);
     await TelemetryPartitions.EnsureAsync(dataSource, today.AddDays(-2), today.AddDays(1), default);
 
+    if (options.WithoutFilterIndexes)
+    {
+        // Measurement only: what the filter indexes cost the ingest (Postgres CPU per row) — the API needs them.
+        await using var drop = dataSource.CreateCommand("""
+            DROP INDEX ix_access_log_entries_workspace_status_time, ix_access_log_entries_workspace_host_time,
+                ix_access_log_entries_workspace_uri_time, ix_access_log_entries_workspace_agent_time
+            """);
+        await drop.ExecuteNonQueryAsync();
+    }
     Console.WriteLine("Load average before ingest: " + (File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Trim() : "n/a"));
     IngestResult ingest;
     await using (var hub = new BenchHub(database, options))
@@ -515,7 +525,7 @@ internal sealed record IngestResult(int Agents, int BatchSize, int WindowPerStre
 
 internal sealed record QueryResult(string Name, int Limit, int Samples, double P50Ms, double P95Ms, double P99Ms, double MaxMs);
 
-internal sealed record BenchOptions(int Agents, int BatchSize, int Window, int Seconds, int WarmupSeconds, long QueryRows, int QueryHours, int QueryIterations, string Output, string Name, bool MapForm, bool Explain)
+internal sealed record BenchOptions(int Agents, int BatchSize, int Window, int Seconds, int WarmupSeconds, long QueryRows, int QueryHours, int QueryIterations, string Output, string Name, bool MapForm, bool Explain, bool WithoutFilterIndexes)
 {
     public static BenchOptions Parse(string[] args)
     {
@@ -534,7 +544,7 @@ internal sealed record BenchOptions(int Agents, int BatchSize, int Window, int S
                 "typed" => false,
                 "map" => true,
                 var other => throw new ArgumentException($"--format {other}: typed or map"),
-            }, args.Contains("--explain"));
+            }, args.Contains("--explain"), args.Contains("--without-filter-indexes"));
     }
 
     private static string FindRepositoryRoot()
