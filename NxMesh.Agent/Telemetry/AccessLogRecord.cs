@@ -1,20 +1,19 @@
 using System.Globalization;
 using System.Text.Json;
-using NxMesh.Protocol.V1;
+using WireRecord = NxMesh.Protocol.V1.AccessLogRecord;
 
 namespace NxMesh.Agent.Telemetry;
 
 /// <summary>
-/// One line of the rendered JSON access log (<c>nxmesh_json</c>, see NxMesh.Nginx/README.md) as the spec's
-/// access-log record: a <see cref="LogEntry"/> with level "access" and the record in <c>fields</c>.
+/// One line of the rendered JSON access log (<c>nxmesh_json</c>, see NxMesh.Nginx/README.md), the spec's access-log
+/// record; shipped as a typed <c>LogBatch.access</c> entry (the older <c>LogEntry</c> map form is what agents before
+/// that addition sent).
 /// </summary>
 internal sealed record AccessLogRecord(
     long TimestampMs, string RemoteAddr, string Method, string Uri, string Protocol, string Host, int Status,
     long BodyBytesSent, long RequestLength, long BytesSent, double ResponseTimeMs, double? UpstreamResponseTimeMs,
     string UserAgent, string Referer, string RequestId, string VirtualHostId)
 {
-    public const string Level = "access";
-
     /// <summary>The record, or null for a line that is not one of ours (counted by the caller).</summary>
     public static AccessLogRecord? Parse(string line)
     {
@@ -56,33 +55,32 @@ internal sealed record AccessLogRecord(
     /// <summary>"2xx" … "5xx"; anything outside 100–599 is "other".</summary>
     public string StatusClass => Status is >= 100 and < 600 ? $"{Status / 100}xx" : "other";
 
-    public LogEntry ToLogEntry()
+    /// <summary>The record as the protocol's typed <c>LogBatch.access</c> entry (empty strings mean absent).</summary>
+    public WireRecord ToWire()
     {
-        var entry = new LogEntry { Timestamp = TimestampMs, Level = Level, Message = $"{Method} {Uri} {Status.ToString(CultureInfo.InvariantCulture)}" };
-        var fields = entry.Fields;
-        fields["timestamp"] = DateTimeOffset.FromUnixTimeMilliseconds(TimestampMs).UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
-        fields["remote_addr"] = RemoteAddr;
-        fields["method"] = Method;
-        fields["uri"] = Uri;
-        fields["protocol"] = Protocol;
-        fields["host"] = Host;
-        fields["status"] = Status.ToString(CultureInfo.InvariantCulture);
-        fields["body_bytes_sent"] = BodyBytesSent.ToString(CultureInfo.InvariantCulture);
-        fields["response_time_ms"] = ResponseTimeMs.ToString("0.###", CultureInfo.InvariantCulture);
-        fields["user_agent"] = UserAgent;
-        fields["referer"] = Referer;
-        fields["request_id"] = RequestId;
-        fields["request_length"] = RequestLength.ToString(CultureInfo.InvariantCulture);
-        fields["bytes_sent"] = BytesSent.ToString(CultureInfo.InvariantCulture);
+        var wire = new WireRecord
+        {
+            Timestamp = TimestampMs,
+            RemoteAddr = RemoteAddr,
+            Method = Method,
+            Uri = Uri,
+            Protocol = Protocol,
+            Host = Host,
+            Status = Status,
+            BodyBytesSent = BodyBytesSent,
+            BytesSent = BytesSent,
+            RequestLength = RequestLength,
+            ResponseTimeMs = ResponseTimeMs,
+            UserAgent = UserAgent,
+            Referer = Referer,
+            RequestId = RequestId,
+            VirtualHostId = VirtualHostId,
+        };
         if (UpstreamResponseTimeMs is { } upstream)
         {
-            fields["upstream_response_time_ms"] = upstream.ToString("0.###", CultureInfo.InvariantCulture);
+            wire.UpstreamResponseTimeMs = upstream;
         }
-        if (VirtualHostId.Length > 0)
-        {
-            fields["virtual_host_id"] = VirtualHostId;
-        }
-        return entry;
+        return wire;
     }
 
     /// <summary>

@@ -76,7 +76,7 @@ internal sealed partial class TelemetryBuffer
     }
 
     /// <summary><paramref name="settled"/> runs once the batch is acked, spooled or dropped.</summary>
-    public void Add(LogBatch batch, Action? settled) => Add(new Entry(Logs, batch.BatchId, batch.Entries.Count) { Message = batch, Settled = settled });
+    public void Add(LogBatch batch, Action? settled) => Add(new Entry(Logs, batch.BatchId, batch.Entries.Count + batch.Access.Count) { Message = batch, Settled = settled });
 
     public void Add(MetricsBatch batch) => Add(new Entry(Metrics, batch.BatchId, batch.Metrics.Count) { Message = batch });
 

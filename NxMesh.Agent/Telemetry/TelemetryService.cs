@@ -146,7 +146,7 @@ internal sealed partial class TelemetryService : BackgroundService
                     unparsed++;
                     continue;
                 }
-                logs.Entries.Add(record.ToLogEntry());
+                logs.Access.Add(record.ToWire());
                 // Replayed lines were counted by the run that first read them.
                 if (!batch.Replayed)
                 {
@@ -159,7 +159,7 @@ internal sealed partial class TelemetryService : BackgroundService
             }
             var tail = _tail!;
             var sequence = batch.Sequence;
-            if (logs.Entries.Count == 0)
+            if (logs.Access.Count == 0)
             {
                 tail.Settle(sequence);
                 continue;

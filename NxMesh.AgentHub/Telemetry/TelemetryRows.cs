@@ -5,7 +5,7 @@ using NxMesh.Protocol.V1;
 namespace NxMesh.AgentHub.Telemetry;
 
 /// <summary>One access-log line as stored (the spec's fields plus sizes, upstream time and the virtual host).</summary>
-internal sealed record AccessLogRow(
+internal readonly record struct AccessLogRow(
     Guid Id, DateTimeOffset Timestamp, Guid? VirtualHostId, string? RemoteAddr, string? Method, string? Uri, string? Protocol,
     string? Host, int Status, long BodyBytesSent, long RequestLength, long BytesSent, double ResponseTimeMs,
     double? UpstreamResponseTimeMs, string? UserAgent, string? Referer, string? RequestId);
@@ -20,9 +20,32 @@ internal static class TelemetryRows
     public static readonly string[] ActiveConnectionMetrics = ["nginx_connections_active", "active_connections", "nginx_active_connections"];
     private const int MaxText = 8192;
 
+    /// <summary>The batch's typed records (<c>access</c>) and its map-form entries with level "access" (older agents).</summary>
     public static List<AccessLogRow> AccessLogs(LogBatch batch, DateTimeOffset now)
     {
-        var rows = new List<AccessLogRow>(batch.Entries.Count);
+        var rows = new List<AccessLogRow>(batch.Access.Count + batch.Entries.Count);
+        foreach (var record in batch.Access)
+        {
+            var timestamp = record.Timestamp > 0 ? DateTimeOffset.FromUnixTimeMilliseconds(record.Timestamp) : now;
+            rows.Add(new AccessLogRow(
+                Guid.CreateVersion7(timestamp),
+                timestamp,
+                record.VirtualHostId.Length > 0 && Guid.TryParse(record.VirtualHostId, out var vhost) ? vhost : null,
+                Text(record.RemoteAddr),
+                Text(record.Method),
+                Text(record.Uri),
+                Text(record.Protocol),
+                Text(record.Host),
+                record.Status,
+                record.BodyBytesSent,
+                record.RequestLength,
+                record.BytesSent,
+                double.IsFinite(record.ResponseTimeMs) ? record.ResponseTimeMs : 0,
+                record.HasUpstreamResponseTimeMs && double.IsFinite(record.UpstreamResponseTimeMs) ? record.UpstreamResponseTimeMs : null,
+                Text(record.UserAgent),
+                Text(record.Referer),
+                Text(record.RequestId)));
+        }
         foreach (var entry in batch.Entries)
         {
             if (!string.Equals(entry.Level, AccessLevel, StringComparison.OrdinalIgnoreCase))
@@ -92,8 +115,11 @@ internal static class TelemetryRows
             : null;
     }
 
-    private static string? Text(MapField<string, string> fields, string key) =>
-        fields.TryGetValue(key, out var value) && value.Length > 0 && value != "-" ? Clean(value.Length > MaxText ? value[..MaxText] : value) : null;
+    private static string? Text(MapField<string, string> fields, string key) => fields.TryGetValue(key, out var value) ? Text(value) : null;
+
+    /// <summary>Empty and nginx's "-" are absent; longer than <see cref="MaxText"/> is cut.</summary>
+    private static string? Text(string value) =>
+        value.Length > 0 && value != "-" ? Clean(value.Length > MaxText ? value[..MaxText] : value) : null;
 
     private static long? Long(MapField<string, string> fields, string key)
     {

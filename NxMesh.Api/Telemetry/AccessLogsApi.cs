@@ -121,34 +121,6 @@ public static class AccessLogsApi
 
         var connection = (NpgsqlConnection)db.Database.GetDbConnection();
         await db.Database.OpenConnectionAsync(cancellationToken);
-        var rows = new List<AccessLogResponse>();
-        await using (var command = new NpgsqlCommand($"""
-            SELECT id, agent_id, "timestamp", remote_addr, method, uri, protocol, host, status, body_bytes_sent, response_time_ms,
-                   user_agent, referer, request_id, virtual_host_id, request_length, bytes_sent, upstream_response_time_ms
-            FROM access_log_entries WHERE {string.Join(" AND ", filters)}
-            ORDER BY "timestamp" DESC, id DESC LIMIT {limit + 1}
-            """, connection))
-        {
-            foreach (var value in values)
-            {
-                command.Parameters.Add(new NpgsqlParameter { Value = value });
-            }
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                rows.Add(new AccessLogResponse(reader.GetGuid(0), reader.GetGuid(1), reader.GetFieldValue<DateTimeOffset>(2), Str(reader, 3), Str(reader, 4),
-                    Str(reader, 5), Str(reader, 6), Str(reader, 7), reader.GetInt32(8), reader.GetInt64(9), reader.GetDouble(10), Str(reader, 11),
-                    Str(reader, 12), Str(reader, 13), reader.IsDBNull(14) ? null : reader.GetGuid(14), reader.GetInt64(15), reader.GetInt64(16),
-                    reader.IsDBNull(17) ? null : reader.GetDouble(17)));
-            }
-        }
-        string? next = null;
-        if (rows.Count > limit)
-        {
-            rows.RemoveAt(limit);
-            next = new Cursor(rows[^1].Timestamp, rows[^1].Id).ToString();
-        }
-
         int total;
         await using (var count = new NpgsqlCommand($"""
             SELECT count(*) FROM (SELECT 1 FROM access_log_entries WHERE {string.Join(" AND ", countFilters)} LIMIT {TotalCap + 1}) matching
@@ -159,6 +131,39 @@ public static class AccessLogsApi
                 count.Parameters.Add(new NpgsqlParameter { Value = value });
             }
             total = (int)(long)(await count.ExecuteScalarAsync(cancellationToken))!;
+        }
+        var rows = new List<AccessLogResponse>();
+        string? next = null;
+        // The capped count goes first: a filter combination that matches nothing in the window (which its index can only
+        // tell by walking the window's entries of the leading filter) is answered by that index-only count alone,
+        // rather than by a page scan that fetches every such row from the table to find none.
+        if (total > 0)
+        {
+            await using (var command = new NpgsqlCommand($"""
+                SELECT id, agent_id, "timestamp", remote_addr, method, uri, protocol, host, status, body_bytes_sent, response_time_ms,
+                       user_agent, referer, request_id, virtual_host_id, request_length, bytes_sent, upstream_response_time_ms
+                FROM access_log_entries WHERE {string.Join(" AND ", filters)}
+                ORDER BY "timestamp" DESC, id DESC LIMIT {limit + 1}
+                """, connection))
+            {
+                foreach (var value in values)
+                {
+                    command.Parameters.Add(new NpgsqlParameter { Value = value });
+                }
+                await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    rows.Add(new AccessLogResponse(reader.GetGuid(0), reader.GetGuid(1), reader.GetFieldValue<DateTimeOffset>(2), Str(reader, 3), Str(reader, 4),
+                        Str(reader, 5), Str(reader, 6), Str(reader, 7), reader.GetInt32(8), reader.GetInt64(9), reader.GetDouble(10), Str(reader, 11),
+                        Str(reader, 12), Str(reader, 13), reader.IsDBNull(14) ? null : reader.GetGuid(14), reader.GetInt64(15), reader.GetInt64(16),
+                        reader.IsDBNull(17) ? null : reader.GetDouble(17)));
+                }
+            }
+            if (rows.Count > limit)
+            {
+                rows.RemoveAt(limit);
+                next = new Cursor(rows[^1].Timestamp, rows[^1].Id).ToString();
+            }
         }
         return TypedResults.Ok(new AccessLogPage(rows, new AccessLogMeta(Math.Min(total, TotalCap), total > TotalCap, limit, next)));
     }

@@ -22,6 +22,21 @@ using NxMesh.Testing;
 
 // dotnet run -c Release --project bench/NxMesh.IngestBench -- [--agents 8] [--batch 500] [--window 8] [--seconds 30]
 //     [--rows 10000000 (0: ingest only)] [--hours 24] [--iterations 100] [--out bench/results] [--name ingest-bench]
+//     [--format typed|map (LogBatch.access records, or the older LogEntry maps)]
+if (args.Contains("--help"))
+{
+    Console.WriteLine("""
+        dotnet run -c Release --project bench/NxMesh.IngestBench -- [options]
+          --agents 8          agent streams                     --batch 500     access-log lines per LogBatch
+          --window 8          unacknowledged batches per stream --seconds 30    measured ingest time (after --warmup 5)
+          --format typed|map  LogBatch.access records (default) or the older LogEntry maps
+          --rows 10000000     rows for the query phase (0: ingest only)  --hours 24  --iterations 100
+          --without-filter-indexes  ingest without the four filter indexes (what they cost per row; use with --rows 0)
+          --explain           print EXPLAIN (ANALYZE, BUFFERS) of each query shape for one window
+          --out bench/results --name ingest-bench
+        """);
+    return;
+}
 var options = BenchOptions.Parse(args);
 Console.WriteLine($"Ingest benchmark: {options.Agents} agents × batches of {options.BatchSize}, {options.Window} in flight each, {options.Seconds} s; then queries over {options.QueryRows:N0} rows.");
 
@@ -39,6 +54,15 @@ try
     var today = DateOnly.FromDateTime(DateTime.UtcNow);
     await TelemetryPartitions.EnsureAsync(dataSource, today.AddDays(-2), today.AddDays(1), default);
 
+    if (options.WithoutFilterIndexes)
+    {
+        // Measurement only: what the filter indexes cost the ingest (Postgres CPU per row) — the API needs them.
+        await using var drop = dataSource.CreateCommand("""
+            DROP INDEX ix_access_log_entries_workspace_status_time, ix_access_log_entries_workspace_host_time,
+                ix_access_log_entries_workspace_uri_time, ix_access_log_entries_workspace_agent_time
+            """);
+        await drop.ExecuteNonQueryAsync();
+    }
     Console.WriteLine("Load average before ingest: " + (File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Trim() : "n/a"));
     IngestResult ingest;
     await using (var hub = new BenchHub(database, options))
@@ -80,7 +104,7 @@ static async Task<IngestResult> IngestAsync(BenchHub hub, List<(Guid Id, string 
         }
         // The simulated agents send pre-serialized batches: the entries are encoded once per template and each batch
         // appends its own batch_id (protobuf merges a repeated embedded message), so the process's CPU goes to the hub.
-        var templates = Enumerable.Range(0, 16).Select(t => new AgentMessage { Logs = Template(options.BatchSize, index, t) }.ToByteArray()).ToList();
+        var templates = Enumerable.Range(0, 16).Select(t => new AgentMessage { Logs = Template(options.BatchSize, index, t, options.MapForm) }.ToByteArray()).ToList();
         var window = new SemaphoreSlim(options.Window);
         var sent = new ConcurrentDictionary<string, long>();
         var reader = Task.Run(async () =>
@@ -202,7 +226,8 @@ static (double Bench, double Postgres) CpuSeconds(int postgresPort)
     return (own, postgres);
 }
 
-static LogBatch Template(int size, int agent, int template)
+// The typed form (LogBatch.access) is what agents send; --format map sends the older LogEntry map form instead.
+static LogBatch Template(int size, int agent, int template, bool mapForm)
 {
     string[] hosts = ["api.example.com", "www.example.com", "shop.example.com", "cdn.example.com"];
     string[] methods = ["GET", "GET", "GET", "POST", "PUT", "DELETE"];
@@ -210,29 +235,52 @@ static LogBatch Template(int size, int agent, int template)
     var now = DateTimeOffset.UtcNow;
     for (var i = 0; i < size; i++)
     {
-        var status = i % 100 == 0 ? "502" : i % 20 == 0 ? "404" : i % 25 == 0 ? "304" : "200";
+        var record = new AccessLogRecord
+        {
+            Timestamp = now.ToUnixTimeMilliseconds(),
+            RemoteAddr = $"10.{agent}.{template}.{i % 250}",
+            Method = methods[i % methods.Length],
+            Uri = $"/api/v1/items/{i * 7919 % 10007}?page={i % 10}",
+            Protocol = "HTTP/1.1",
+            Host = hosts[i % hosts.Length],
+            Status = i % 100 == 0 ? 502 : i % 20 == 0 ? 404 : i % 25 == 0 ? 304 : 200,
+            BodyBytesSent = 500 + i % 3000,
+            RequestLength = 200 + i % 400,
+            BytesSent = 700 + i % 3000,
+            ResponseTimeMs = i % 250 / 10.0,
+            UpstreamResponseTimeMs = i % 240 / 10.0,
+            UserAgent = "Mozilla/5.0 (X11; Linux x86_64) bench",
+            Referer = "https://www.example.com/",
+            RequestId = Convert.ToHexString(RandomNumberGenerator.GetBytes(16)).ToLowerInvariant(),
+            VirtualHostId = "00000000-0000-0000-0000-00000000000" + (i % 4).ToString(CultureInfo.InvariantCulture),
+        };
+        if (!mapForm)
+        {
+            batch.Access.Add(record);
+            continue;
+        }
         batch.Entries.Add(new LogEntry
         {
             Level = "access",
-            Timestamp = now.ToUnixTimeMilliseconds(),
+            Timestamp = record.Timestamp,
             Fields =
             {
-                ["timestamp"] = (now.ToUnixTimeMilliseconds() / 1000.0).ToString("F3", CultureInfo.InvariantCulture),
-                ["remote_addr"] = $"10.{agent}.{template}.{i % 250}",
-                ["method"] = methods[i % methods.Length],
-                ["uri"] = $"/api/v1/items/{i * 7919 % 10007}?page={i % 10}",
-                ["protocol"] = "HTTP/1.1",
-                ["host"] = hosts[i % hosts.Length],
-                ["status"] = status,
-                ["body_bytes_sent"] = (500 + i % 3000).ToString(CultureInfo.InvariantCulture),
-                ["request_length"] = (200 + i % 400).ToString(CultureInfo.InvariantCulture),
-                ["bytes_sent"] = (700 + i % 3000).ToString(CultureInfo.InvariantCulture),
-                ["response_time_ms"] = (i % 250 / 10.0).ToString(CultureInfo.InvariantCulture),
-                ["upstream_response_time_ms"] = (i % 240 / 10.0).ToString(CultureInfo.InvariantCulture),
-                ["user_agent"] = "Mozilla/5.0 (X11; Linux x86_64) bench",
-                ["referer"] = "https://www.example.com/",
-                ["request_id"] = Convert.ToHexString(RandomNumberGenerator.GetBytes(16)).ToLowerInvariant(),
-                ["virtual_host_id"] = "00000000-0000-0000-0000-00000000000" + (i % 4).ToString(CultureInfo.InvariantCulture),
+                ["timestamp"] = (record.Timestamp / 1000.0).ToString("F3", CultureInfo.InvariantCulture),
+                ["remote_addr"] = record.RemoteAddr,
+                ["method"] = record.Method,
+                ["uri"] = record.Uri,
+                ["protocol"] = record.Protocol,
+                ["host"] = record.Host,
+                ["status"] = record.Status.ToString(CultureInfo.InvariantCulture),
+                ["body_bytes_sent"] = record.BodyBytesSent.ToString(CultureInfo.InvariantCulture),
+                ["request_length"] = record.RequestLength.ToString(CultureInfo.InvariantCulture),
+                ["bytes_sent"] = record.BytesSent.ToString(CultureInfo.InvariantCulture),
+                ["response_time_ms"] = record.ResponseTimeMs.ToString(CultureInfo.InvariantCulture),
+                ["upstream_response_time_ms"] = record.UpstreamResponseTimeMs.ToString(CultureInfo.InvariantCulture),
+                ["user_agent"] = record.UserAgent,
+                ["referer"] = record.Referer,
+                ["request_id"] = record.RequestId,
+                ["virtual_host_id"] = record.VirtualHostId,
             },
         });
     }
@@ -240,7 +288,7 @@ static LogBatch Template(int size, int agent, int template)
 }
 
 // Loads rows with SQL (not through the hub: 10 M rows through gRPC would take minutes of the same path measured above),
-// then runs the access-log endpoint's two statements (the page, newest first, and the capped count) for random one-hour windows.
+// then runs the access-log endpoint's two statements (the capped count, then the page, newest first, when it is not 0) for random one-hour windows.
 static async Task<List<QueryResult>> QueryBenchAsync(NpgsqlDataSource dataSource, Guid workspaceId, List<Guid> agentIds, BenchOptions options)
 {
     var existing = await ScalarAsync<long>(dataSource, "SELECT count(*) FROM access_log_entries");
@@ -337,29 +385,54 @@ static async Task<List<QueryResult>> QueryBenchAsync(NpgsqlDataSource dataSource
         {
             var from = start.AddSeconds(random.NextDouble() * ((end - start).TotalSeconds - 3600));
             var watch = Stopwatch.StartNew();
-            await using (var page = dataSource.CreateCommand($"""
-                SELECT id, agent_id, "timestamp", remote_addr, method, uri, protocol, host, status, body_bytes_sent, response_time_ms,
-                       user_agent, referer, request_id, virtual_host_id, request_length, bytes_sent, upstream_response_time_ms
-                FROM access_log_entries WHERE workspace_id = $1 AND "timestamp" >= $2 AND "timestamp" < $3 {filter}
-                ORDER BY "timestamp" DESC, id DESC LIMIT {limit + 1}
-                """))
-            {
-                AddParameters(page, workspaceId, from, from.AddHours(1), values);
-                await using var reader = await page.ExecuteReaderAsync();
-                while (await reader.ReadAsync())
-                {
-                }
-            }
+            long matching;
             await using (var count = dataSource.CreateCommand($"""
                 SELECT count(*) FROM (SELECT 1 FROM access_log_entries WHERE workspace_id = $1 AND "timestamp" >= $2 AND "timestamp" < $3 {filter} LIMIT 10001) m
                 """))
             {
                 AddParameters(count, workspaceId, from, from.AddHours(1), values);
-                await count.ExecuteScalarAsync();
+                matching = (long)(await count.ExecuteScalarAsync())!;
+            }
+            // As the endpoint: the capped count first, the page only when something matches.
+            if (matching > 0)
+            {
+                await using (var page = dataSource.CreateCommand($"""
+                    SELECT id, agent_id, "timestamp", remote_addr, method, uri, protocol, host, status, body_bytes_sent, response_time_ms,
+                           user_agent, referer, request_id, virtual_host_id, request_length, bytes_sent, upstream_response_time_ms
+                    FROM access_log_entries WHERE workspace_id = $1 AND "timestamp" >= $2 AND "timestamp" < $3 {filter}
+                    ORDER BY "timestamp" DESC, id DESC LIMIT {limit + 1}
+                    """))
+                {
+                    AddParameters(page, workspaceId, from, from.AddHours(1), values);
+                    await using var reader = await page.ExecuteReaderAsync();
+                    while (await reader.ReadAsync())
+                    {
+                    }
+                }
             }
             if (i >= 5)
             {
                 timings.Add(watch.Elapsed.TotalMilliseconds);
+            }
+        }
+        if (options.Explain)
+        {
+            // The plans of one window, printed (not written to the results): what each statement reads.
+            var from = start.AddSeconds(random.NextDouble() * ((end - start).TotalSeconds - 3600));
+            foreach (var statement in new[]
+            {
+                $"SELECT count(*) FROM (SELECT 1 FROM access_log_entries WHERE workspace_id = $1 AND \"timestamp\" >= $2 AND \"timestamp\" < $3 {filter} LIMIT 10001) m",
+                $"SELECT * FROM access_log_entries WHERE workspace_id = $1 AND \"timestamp\" >= $2 AND \"timestamp\" < $3 {filter} ORDER BY \"timestamp\" DESC, id DESC LIMIT {limit + 1}",
+            })
+            {
+                await using var explain = dataSource.CreateCommand("EXPLAIN (ANALYZE, BUFFERS) " + statement);
+                AddParameters(explain, workspaceId, from, from.AddHours(1), values);
+                await using var reader = await explain.ExecuteReaderAsync();
+                Console.WriteLine($"  -- {name}");
+                while (await reader.ReadAsync())
+                {
+                    Console.WriteLine("     " + reader.GetString(0));
+                }
             }
         }
         var sorted = timings.Order().ToArray();
@@ -424,7 +497,7 @@ static async Task WriteResultsAsync(BenchOptions options, IngestResult ingest, l
     md.AppendLine("# Telemetry ingest benchmark").AppendLine();
     md.AppendLine(CultureInfo.InvariantCulture, $"Measured {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC on {machine}, Postgres 15 (throwaway cluster, default settings), AgentHub in-process on Kestrel h2c, Release build.").AppendLine();
     md.AppendLine("## Ingest (gRPC `Stream` → AgentHub → binary COPY → Postgres)").AppendLine();
-    md.AppendLine(CultureInfo.InvariantCulture, $"{ingest.Agents} agent streams, `LogBatch` of {ingest.BatchSize} access-log entries, {ingest.WindowPerStream} unacknowledged batches per stream, measured for {ingest.Seconds} s after warm-up.").AppendLine();
+    md.AppendLine(CultureInfo.InvariantCulture, $"{ingest.Agents} agent streams, `LogBatch` of {ingest.BatchSize} access-log lines ({(options.MapForm ? "`LogEntry` maps, the older form" : "typed `AccessLogRecord`s")}), {ingest.WindowPerStream} unacknowledged batches per stream, measured for {ingest.Seconds} s after warm-up.").AppendLine();
     md.AppendLine("| rows/s | ack lag p50 | ack lag p99 | ack lag max | rows acked | stored | failed acks |").AppendLine("|---|---|---|---|---|---|---|");
     md.AppendLine(CultureInfo.InvariantCulture, $"| {ingest.RowsPerSecond:N0} | {ingest.LagP50Ms} ms | {ingest.LagP99Ms} ms | {ingest.LagMaxMs} ms | {ingest.AckedRows:N0} | {stored:N0} | {ingest.FailedAcks} |").AppendLine();
     md.AppendLine("Lag = batch written to the stream → its Ack received (the Ack follows the commit).").AppendLine();
@@ -436,7 +509,7 @@ static async Task WriteResultsAsync(BenchOptions options, IngestResult ingest, l
         return;
     }
     md.AppendLine(CultureInfo.InvariantCulture, $"## Access-log queries over {options.QueryRows:N0} rows ({options.QueryHours} h of one workspace), one-hour windows").AppendLine();
-    md.AppendLine("Each sample runs the endpoint's two statements (the page, newest first, and `meta.total` capped at 10 000) for a random one-hour window.").AppendLine();
+    md.AppendLine("Each sample runs the endpoint's statements for a random one-hour window: `meta.total` capped at 10 000, then (when it is not 0) the page, newest first.").AppendLine();
     md.AppendLine("| query | limit | samples | p50 | p95 | p99 | max |").AppendLine("|---|---|---|---|---|---|---|");
     foreach (var q in queries)
     {
@@ -452,7 +525,7 @@ internal sealed record IngestResult(int Agents, int BatchSize, int WindowPerStre
 
 internal sealed record QueryResult(string Name, int Limit, int Samples, double P50Ms, double P95Ms, double P99Ms, double MaxMs);
 
-internal sealed record BenchOptions(int Agents, int BatchSize, int Window, int Seconds, int WarmupSeconds, long QueryRows, int QueryHours, int QueryIterations, string Output, string Name)
+internal sealed record BenchOptions(int Agents, int BatchSize, int Window, int Seconds, int WarmupSeconds, long QueryRows, int QueryHours, int QueryIterations, string Output, string Name, bool MapForm, bool Explain, bool WithoutFilterIndexes)
 {
     public static BenchOptions Parse(string[] args)
     {
@@ -465,7 +538,13 @@ internal sealed record BenchOptions(int Agents, int BatchSize, int Window, int S
             int.Parse(Get("window", "8"), CultureInfo.InvariantCulture), int.Parse(Get("seconds", "30"), CultureInfo.InvariantCulture),
             int.Parse(Get("warmup", "5"), CultureInfo.InvariantCulture), long.Parse(Get("rows", "10000000"), CultureInfo.InvariantCulture),
             int.Parse(Get("hours", "24"), CultureInfo.InvariantCulture), int.Parse(Get("iterations", "100"), CultureInfo.InvariantCulture),
-            Get("out", Path.Combine(FindRepositoryRoot(), "bench", "results")), Get("name", "ingest-bench"));
+            Get("out", Path.Combine(FindRepositoryRoot(), "bench", "results")), Get("name", "ingest-bench"),
+            Get("format", "typed") switch
+            {
+                "typed" => false,
+                "map" => true,
+                var other => throw new ArgumentException($"--format {other}: typed or map"),
+            }, args.Contains("--explain"), args.Contains("--without-filter-indexes"));
     }
 
     private static string FindRepositoryRoot()

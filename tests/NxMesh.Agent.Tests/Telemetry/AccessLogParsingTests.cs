@@ -1,5 +1,6 @@
 using NxMesh.Agent.Telemetry;
-using NxMesh.Protocol.V1;
+using MetricType = NxMesh.Protocol.V1.MetricType;
+using WireRecord = NxMesh.Protocol.V1.AccessLogRecord;
 
 namespace NxMesh.Agent.Tests.Telemetry;
 
@@ -8,34 +9,31 @@ public sealed class AccessLogParsingTests
     internal const string Line = """{"time":"2026-03-02T10:30:00+00:00","msec":1772447400.123,"remote_addr":"192.168.1.100","request_method":"POST","request_uri":"/api/error?x=\"1\"","server_protocol":"HTTP/1.1","host":"api.example.com","status":502,"body_bytes_sent":123,"request_length":456,"bytes_sent":789,"request_time":0.151,"upstream_response_time":"0.050, 0.100 : 0.001","http_user_agent":"Mozilla/5.0 (X11)","http_referer":"https://example.com/","request_id":"0123456789abcdef0123456789abcdef","vhost_id":"vh-1"}""";
 
     [Fact]
-    public void A_rendered_log_line_becomes_an_access_entry_with_the_spec_field_names()
+    public void A_rendered_log_line_becomes_a_typed_access_record()
     {
         var record = AccessLogRecord.Parse(Line);
 
         Assert.NotNull(record);
-        var entry = record.ToLogEntry();
-        Assert.Equal("access", entry.Level);
-        Assert.Equal(1772447400123, entry.Timestamp);
-        Assert.Equal("POST /api/error?x=\"1\" 502", entry.Message);
-        Assert.Equal(new Dictionary<string, string>
+        var wire = record.ToWire();
+        Assert.Equal(new WireRecord
         {
-            ["timestamp"] = "2026-03-02T10:30:00.123Z",
-            ["remote_addr"] = "192.168.1.100",
-            ["method"] = "POST",
-            ["uri"] = "/api/error?x=\"1\"",
-            ["protocol"] = "HTTP/1.1",
-            ["host"] = "api.example.com",
-            ["status"] = "502",
-            ["body_bytes_sent"] = "123",
-            ["response_time_ms"] = "151",
-            ["user_agent"] = "Mozilla/5.0 (X11)",
-            ["referer"] = "https://example.com/",
-            ["request_id"] = "0123456789abcdef0123456789abcdef",
-            ["request_length"] = "456",
-            ["bytes_sent"] = "789",
-            ["upstream_response_time_ms"] = "151",
-            ["virtual_host_id"] = "vh-1",
-        }, entry.Fields.OrderBy(f => f.Key).ToDictionary());
+            Timestamp = 1772447400123,
+            RemoteAddr = "192.168.1.100",
+            Method = "POST",
+            Uri = "/api/error?x=\"1\"",
+            Protocol = "HTTP/1.1",
+            Host = "api.example.com",
+            Status = 502,
+            BodyBytesSent = 123,
+            RequestLength = 456,
+            BytesSent = 789,
+            ResponseTimeMs = 151,
+            UpstreamResponseTimeMs = 151,
+            UserAgent = "Mozilla/5.0 (X11)",
+            Referer = "https://example.com/",
+            RequestId = "0123456789abcdef0123456789abcdef",
+            VirtualHostId = "vh-1",
+        }, wire);
         Assert.Equal("5xx", record.StatusClass);
     }
 
@@ -44,10 +42,10 @@ public sealed class AccessLogParsingTests
     {
         var line = Line.Replace("\"0.050, 0.100 : 0.001\"", "\"-\"", StringComparison.Ordinal).Replace("\"vh-1\"", "\"\"", StringComparison.Ordinal);
 
-        var entry = AccessLogRecord.Parse(line)!.ToLogEntry();
+        var wire = AccessLogRecord.Parse(line)!.ToWire();
 
-        Assert.False(entry.Fields.ContainsKey("upstream_response_time_ms"));
-        Assert.False(entry.Fields.ContainsKey("virtual_host_id"));
+        Assert.False(wire.HasUpstreamResponseTimeMs);
+        Assert.Equal("", wire.VirtualHostId);
     }
 
     [Theory]

@@ -4,6 +4,7 @@ using NxMesh.Agent.Nginx;
 using NxMesh.Agent.Telemetry;
 using NxMesh.Protocol.V1;
 using NxMesh.Testing;
+using WireRecord = NxMesh.Protocol.V1.AccessLogRecord;
 
 namespace NxMesh.Agent.Tests.Telemetry;
 
@@ -39,25 +40,24 @@ public sealed partial class TelemetryShippingTests
         await SendAsync(agent, "truncated", 3, sent);
         var entries = await StoredAsync(master, sent);
 
-        Assert.Equal(sent.Order(), entries.Select(e => e.Fields["uri"]).Order());
+        Assert.Equal(sent.Order(), entries.Select(e => e.Uri).Order());
         var tail = agent.Services.GetRequiredService<TelemetryService>().Tail!;
         Assert.Equal((1, 1), (tail.Rotations, tail.Truncations));
-        var post = entries.Single(e => e.Fields["uri"] == "/before-1");
-        Assert.Equal("access", post.Level);
-        Assert.Equal("POST", post.Fields["method"]);
-        Assert.Equal("before.example", post.Fields["host"]);
-        Assert.Equal("404", post.Fields["status"]);
-        Assert.Equal("HTTP/1.1", post.Fields["protocol"]);
-        Assert.Equal("127.0.0.1", post.Fields["remote_addr"]);
-        Assert.Equal("nxmesh-test/1", post.Fields["user_agent"]);
-        Assert.Equal("https://referer.example/", post.Fields["referer"]);
-        Assert.Matches(HexId(), post.Fields["request_id"]);
-        Assert.True(long.Parse(post.Fields["request_length"], System.Globalization.CultureInfo.InvariantCulture) > 11); // the 11-byte body
-        Assert.True(long.Parse(post.Fields["bytes_sent"], System.Globalization.CultureInfo.InvariantCulture) > long.Parse(post.Fields["body_bytes_sent"], System.Globalization.CultureInfo.InvariantCulture));
+        var post = entries.Single(e => e.Uri == "/before-1");
+        Assert.Equal("POST", post.Method);
+        Assert.Equal("before.example", post.Host);
+        Assert.Equal(404, post.Status);
+        Assert.Equal("HTTP/1.1", post.Protocol);
+        Assert.Equal("127.0.0.1", post.RemoteAddr);
+        Assert.Equal("nxmesh-test/1", post.UserAgent);
+        Assert.Equal("https://referer.example/", post.Referer);
+        Assert.Matches(HexId(), post.RequestId);
+        Assert.True(post.RequestLength > 11); // the 11-byte body
+        Assert.True(post.BytesSent > post.BodyBytesSent);
         Assert.InRange(post.Timestamp, DateTimeOffset.UtcNow.AddMinutes(-5).ToUnixTimeMilliseconds(), DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
 
         // Counters are deltas: their sum over every batch is the total, exactly once per request.
-        var bytesOut = entries.Sum(e => long.Parse(e.Fields["bytes_sent"], System.Globalization.CultureInfo.InvariantCulture));
+        var bytesOut = entries.Sum(e => e.BytesSent);
         await Wait.UntilAsync(() => Task.FromResult(Sum(master, AccessMetrics.RequestsTotal, "status_class", "4xx") == sent.Count
             && Sum(master, AccessMetrics.ResponseBytesTotal) == bytesOut
             && Sum(master, AccessMetrics.DurationBucket, "le", "+Inf") == sent.Count), Timeout, "metrics that count every request once");
@@ -91,7 +91,7 @@ public sealed partial class TelemetryShippingTests
             await SendAsync(second, "second", 10, sent);
             var entries = await StoredAsync(master, sent);
 
-            Assert.Equal(sent.Order(), entries.Select(e => e.Fields["uri"]).Order());
+            Assert.Equal(sent.Order(), entries.Select(e => e.Uri).Order());
             Assert.Superset(sentBefore, master.StoredLogs.Keys.ToHashSet()); // the same batch ids came back
             await Wait.UntilAsync(() => Task.FromResult(Directory.GetFiles(spool).Length == 0), Timeout, "the spool to empty once acked");
         }
@@ -124,7 +124,7 @@ public sealed partial class TelemetryShippingTests
         await SendAsync(agent, "late", 25, sent);
         var entries = await StoredAsync(master, sent);
 
-        Assert.Equal(sent.Order(), entries.Select(e => e.Fields["uri"]).Order());
+        Assert.Equal(sent.Order(), entries.Select(e => e.Uri).Order());
         Assert.True(master.CallCount >= 2);
         Assert.All(master.StoredLogs.Keys, id => Assert.True(sightings[id] >= 2));
         var buffer = agent.Services.GetRequiredService<TelemetryBuffer>();
@@ -179,19 +179,19 @@ public sealed partial class TelemetryShippingTests
         }
     }
 
-    private static async Task<List<LogEntry>> StoredAsync(FakeMaster master, List<string> sent)
+    private static async Task<List<WireRecord>> StoredAsync(FakeMaster master, List<string> sent)
     {
-        List<LogEntry> entries = [];
+        List<WireRecord> entries = [];
         await Wait.UntilAsync(() =>
         {
-            entries = [.. master.StoredLogs.Values.SelectMany(b => b.Entries)];
-            return Task.FromResult(entries.Select(e => e.Fields["uri"]).ToHashSet().IsSupersetOf(sent));
+            entries = [.. master.StoredLogs.Values.SelectMany(b => b.Access)];
+            return Task.FromResult(entries.Select(e => e.Uri).ToHashSet().IsSupersetOf(sent));
         }, Timeout, $"{sent.Count} requests stored by the master");
         return entries;
     }
 
     private static HashSet<string> ReceivedUris(FakeMaster master) =>
-        [.. master.Received.Where(m => m.Logs is not null).SelectMany(m => m.Logs.Entries).Select(e => e.Fields["uri"])];
+        [.. master.Received.Where(m => m.Logs is not null).SelectMany(m => m.Logs.Access).Select(e => e.Uri)];
 
     private static double Sum(FakeMaster master, string name, string? label = null, string? value = null) =>
         master.StoredMetrics.Values.SelectMany(b => b.Metrics)
