@@ -98,7 +98,7 @@ internal sealed class AgentStreamService(
 
         var connected = await connector.ConnectAsync(agentId, first.Registration, PeerAddress(context.Peer), tokenLabels, call.Token)
             ?? throw AgentAuthenticator.Unauthenticated("The agent no longer exists.");
-        using var connection = new AgentConnection(agentId, connected.WorkspaceId, connected.Epoch, _options.SendQueueCapacity, call.Token);
+        var connection = new AgentConnection(agentId, connected.WorkspaceId, connected.Epoch, _options.SendQueueCapacity, call);
         // Queued before the connection is visible to pushes and commands: the response is always the first message.
         connection.TryEnqueue(new MasterMessage
         {
