@@ -18,6 +18,8 @@ public static class Extensions
     public const string HealthEndpointPath = "/health";
     public const string AlivenessEndpointPath = "/alive";
     private const string LiveTag = "live";
+    /// <summary>The gRPC path of nxmesh.agent.v1.AgentService/Stream, the long-lived agent stream (not traced as a span).</summary>
+    public const string AgentStreamPath = "/nxmesh.agent.v1.AgentService/Stream";
 
     /// <summary>The ActivitySource every NxMesh service traces its own work with.</summary>
     public const string ActivitySourceName = "NxMesh";
@@ -53,10 +55,14 @@ public static class Extensions
                 .AddSource(builder.Environment.ApplicationName)
                 .AddSource(ActivitySourceName)
                 .AddAspNetCoreInstrumentation(options =>
-                    // Health probes would drown the traces that matter.
+                    // Health probes would drown the traces that matter. The agent stream is a call that lives as long
+                    // as the agent stays connected (days): one span for all of it says nothing, and every connected
+                    // agent would hold a recorded Activity with its tags (10,000 at 10,000 agents); AgentHub's own
+                    // spans (push, recompute, commands) are parented by the traceparent they carry, not by this call.
                     options.Filter = context =>
                         !context.Request.Path.StartsWithSegments(HealthEndpointPath)
-                        && !context.Request.Path.StartsWithSegments(AlivenessEndpointPath))
+                        && !context.Request.Path.StartsWithSegments(AlivenessEndpointPath)
+                        && !context.Request.Path.Equals(AgentStreamPath, StringComparison.Ordinal))
                 .AddGrpcClientInstrumentation()
                 .AddHttpClientInstrumentation());
 

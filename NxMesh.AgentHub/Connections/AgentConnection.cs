@@ -12,15 +12,21 @@ namespace NxMesh.AgentHub.Connections;
 /// the only writer of the response stream. A full queue means the agent is not reading: the stream is closed
 /// rather than letting anyone wait on it.
 /// </summary>
-internal sealed class AgentConnection : IDisposable
+/// <remarks>
+/// Closing cancels the stream call's own source (the call's token linked with ApplicationStopping) instead of a
+/// second source linked to it: one source and two registrations per stream instead of two and three, which at
+/// 10,000 streams is measurable. The caller owns and disposes that source after the stream ends.
+/// </remarks>
+internal sealed class AgentConnection
 {
     private readonly Channel<MasterMessage> _outgoing;
-    private readonly CancellationTokenSource _closed;
+    private readonly CancellationTokenSource _call;
+    private readonly CancellationToken _closedToken;
     private string? _closeReason;
     private Dictionary<string, long>? _applyStartedAt;
     private ConcurrentDictionary<string, string>? _pendingCommands;
 
-    public AgentConnection(Guid agentId, Guid workspaceId, long epoch, int queueCapacity, CancellationToken callToken)
+    public AgentConnection(Guid agentId, Guid workspaceId, long epoch, int queueCapacity, CancellationTokenSource call)
     {
         AgentId = agentId;
         WorkspaceId = workspaceId;
@@ -30,13 +36,15 @@ internal sealed class AgentConnection : IDisposable
             SingleReader = true,
             FullMode = BoundedChannelFullMode.Wait,
         });
-        _closed = CancellationTokenSource.CreateLinkedTokenSource(callToken);
+        _call = call;
+        // Read once: the source's Token property throws once the stream has ended and disposed it.
+        _closedToken = call.Token;
     }
 
     public Guid AgentId { get; }
     public Guid WorkspaceId { get; }
     public long Epoch { get; }
-    public CancellationToken Closed => _closed.Token;
+    public CancellationToken Closed => _closedToken;
     public string? CloseReason => Volatile.Read(ref _closeReason);
 
     /// <summary>Serializes config evaluations of this connection.</summary>
@@ -74,7 +82,7 @@ internal sealed class AgentConnection : IDisposable
 
     public bool TryEnqueue(MasterMessage message)
     {
-        if (_closed.IsCancellationRequested)
+        if (_closedToken.IsCancellationRequested)
         {
             return false;
         }
@@ -103,10 +111,11 @@ internal sealed class AgentConnection : IDisposable
         _outgoing.Writer.TryComplete();
         try
         {
-            _closed.Cancel();
+            _call.Cancel();
         }
         catch (ObjectDisposedException)
         {
+            // The stream has ended and its call source is gone: nothing left to close.
         }
     }
 
@@ -127,12 +136,5 @@ internal sealed class AgentConnection : IDisposable
         {
             Close(DisconnectReasons.ConnectionClosed);
         }
-    }
-
-    public void Dispose()
-    {
-        // PushLock and AlertLock are not disposed: a recompute run or the alert sweep may still hold a reference, and
-        // a SemaphoreSlim whose wait handle was never used holds nothing to release.
-        _closed.Dispose();
     }
 }

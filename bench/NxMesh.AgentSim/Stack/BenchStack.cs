@@ -105,11 +105,10 @@ internal sealed class BenchStack : IAsyncDisposable
         {
             ["Kestrel__Endpoints__grpc__Url"] = $"http://127.0.0.1:{AgentHubGrpcPort}",
             ["Kestrel__Endpoints__http__Url"] = $"http://127.0.0.1:{AgentHubHttpPort}",
-            // Benchmark profile: workstation, non-concurrent GC — measured at 5,000 agents on this 2-core machine:
-            // 490 MiB vs 534 MiB (server, non-concurrent) vs 560 MiB (server with DATAS, concurrent: the Web SDK default),
-            // at no CPU cost (12.9 % vs 18.4 % / 10.8 % of one core). A hub of idle streams needs little GC throughput.
-            ["DOTNET_gcServer"] = "0",
-            ["DOTNET_gcConcurrent"] = "0",
+            // GC: AgentHub's own runtimeconfig (workstation, non-concurrent, ConserveMemory 9: NxMesh.AgentHub.csproj)
+            // plus the one setting only the environment can carry, as the AppHost sets it (ControlPlane.AddAgentHub):
+            // the benchmark measures the product default; BENCH_AGENTHUB_DOTNET_* overrides it for experiments.
+            ["DOTNET_GCgen0size"] = "0x1000000",
         };
         // Experiments with AgentHub's runtime settings (e.g. BENCH_AGENTHUB_DOTNET_GCgen0size=…) without touching the
         // simulator's or the Api's: the prefix is stripped and the rest passed to AgentHub only; the report lists them.
