@@ -31,7 +31,7 @@ public sealed class TelemetryIngestTests(DatabaseFixture database) : IAsyncLifet
         var ack = (await agent.NextAsync(m => m.Ack?.MessageId == batch.BatchId, what: "logs ack")).Ack;
 
         Assert.True(ack.Success);
-        var rows = await QueryAsync("""
+        var rows = await database.QueryAsync("""
             SELECT remote_addr, method, uri, protocol, host, status, body_bytes_sent, request_length, bytes_sent, response_time_ms,
                    upstream_response_time_ms, user_agent, referer, request_id, virtual_host_id, agent_id, workspace_id, "timestamp"
             FROM access_log_entries ORDER BY request_id
@@ -46,7 +46,7 @@ public sealed class TelemetryIngestTests(DatabaseFixture database) : IAsyncLifet
         Assert.Equal(DBNull.Value, rows[1][14]);
         Assert.Equal(503, rows[2][5]);
 
-        var rollup = Assert.Single(await QueryAsync("SELECT requests, status_2xx, status_5xx, bytes_in, bytes_out, minute FROM telemetry_rollups"));
+        var rollup = Assert.Single(await database.QueryAsync("SELECT requests, status_2xx, status_5xx, bytes_in, bytes_out, minute FROM telemetry_rollups"));
         Assert.Equal(new object?[] { 3L, 2L, 1L, 150L, 900L }, rollup[..5]);
     }
 
@@ -106,7 +106,7 @@ public sealed class TelemetryIngestTests(DatabaseFixture database) : IAsyncLifet
         Assert.Equal(4L, await CountAsync("access_log_entries"));
         Assert.Equal(2L, await CountAsync("metric_samples"));
         Assert.Equal(2L, await CountAsync("ingested_batches"));
-        var rollup = Assert.Single(await QueryAsync("SELECT requests, active_connections FROM telemetry_rollups"));
+        var rollup = Assert.Single(await database.QueryAsync("SELECT requests, active_connections FROM telemetry_rollups"));
         Assert.Equal(new object?[] { 4L, 7.0 }, rollup);
     }
 
@@ -129,14 +129,14 @@ public sealed class TelemetryIngestTests(DatabaseFixture database) : IAsyncLifet
         await agent.SendAsync(new AgentMessage { Logs = current });
         Assert.All(await AcksAsync(agent, ancient.BatchId, current.BatchId), ack => Assert.True(ack.Success));
 
-        var placement = await QueryAsync("SELECT tableoid::regclass::text, count(*) FROM access_log_entries GROUP BY 1 ORDER BY 1");
+        var placement = await database.QueryAsync("SELECT tableoid::regclass::text, count(*) FROM access_log_entries GROUP BY 1 ORDER BY 1");
         Assert.Equal(["access_log_entries_default=2", $"{TelemetryPartitions.PartitionName(TelemetrySchema.AccessLogs, today)}=1"],
             placement.Select(r => $"{r[0]}={r[1]}"));
 
         Assert.True(await TelemetryPartitions.CreateAsync(dataSource, TelemetrySchema.AccessLogs, old, default));
         try
         {
-            placement = await QueryAsync("SELECT tableoid::regclass::text, count(*) FROM access_log_entries GROUP BY 1 ORDER BY 1");
+            placement = await database.QueryAsync("SELECT tableoid::regclass::text, count(*) FROM access_log_entries GROUP BY 1 ORDER BY 1");
             Assert.Equal(
                 [$"{TelemetryPartitions.PartitionName(TelemetrySchema.AccessLogs, old)}=2", $"{TelemetryPartitions.PartitionName(TelemetrySchema.AccessLogs, today)}=1"],
                 placement.Select(r => $"{r[0]}={r[1]}"));
@@ -194,21 +194,5 @@ public sealed class TelemetryIngestTests(DatabaseFixture database) : IAsyncLifet
         return acks.Where(a => batchIds.Contains(a.MessageId)).ToList();
     }
 
-    private async Task<long> CountAsync(string table) => (long)(await QueryAsync($"SELECT count(*) FROM {table}"))[0][0]!;
-
-    private async Task<List<object?[]>> QueryAsync(string sql)
-    {
-        await using var connection = new NpgsqlConnection(database.ConnectionString);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand(sql, connection);
-        await using var reader = await command.ExecuteReaderAsync();
-        var rows = new List<object?[]>();
-        while (await reader.ReadAsync())
-        {
-            var row = new object?[reader.FieldCount];
-            reader.GetValues(row!);
-            rows.Add(row);
-        }
-        return rows;
-    }
+    private async Task<long> CountAsync(string table) => (long)(await database.QueryAsync($"SELECT count(*) FROM {table}"))[0][0]!;
 }

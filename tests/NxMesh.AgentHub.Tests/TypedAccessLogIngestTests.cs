@@ -1,4 +1,3 @@
-using Npgsql;
 using NxMesh.Protocol.V1;
 using NxMesh.Testing;
 using Xunit;
@@ -50,7 +49,7 @@ public sealed class TypedAccessLogIngestTests(DatabaseFixture database) : IAsync
         await agent.SendAsync(new AgentMessage { Logs = batch });
         Assert.True((await agent.NextAsync(m => m.Ack?.MessageId == batch.BatchId, what: "second ack")).Ack.Success);
 
-        var rows = await QueryAsync("""
+        var rows = await database.QueryAsync("""
             SELECT request_id, remote_addr, method, uri, protocol, host, status, body_bytes_sent, request_length, bytes_sent, response_time_ms,
                    upstream_response_time_ms, user_agent, referer, virtual_host_id, agent_id, workspace_id, "timestamp"
             FROM access_log_entries ORDER BY request_id
@@ -63,23 +62,7 @@ public sealed class TypedAccessLogIngestTests(DatabaseFixture database) : IAsync
             rows[1][1..15]);
         Assert.Equal(("GET", 404), ((string)rows[2][2]!, (int)rows[2][6]!));
 
-        var rollup = Assert.Single(await QueryAsync("SELECT requests, status_2xx, status_4xx, status_5xx, bytes_in, bytes_out FROM telemetry_rollups"));
+        var rollup = Assert.Single(await database.QueryAsync("SELECT requests, status_2xx, status_4xx, status_5xx, bytes_in, bytes_out FROM telemetry_rollups"));
         Assert.Equal(new object?[] { 3L, 1L, 1L, 1L, 456L + 50L, 789L + 300L }, rollup);
-    }
-
-    private async Task<List<object?[]>> QueryAsync(string sql)
-    {
-        await using var connection = new NpgsqlConnection(database.ConnectionString);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand(sql, connection);
-        await using var reader = await command.ExecuteReaderAsync();
-        var rows = new List<object?[]>();
-        while (await reader.ReadAsync())
-        {
-            var row = new object?[reader.FieldCount];
-            reader.GetValues(row!);
-            rows.Add(row);
-        }
-        return rows;
     }
 }

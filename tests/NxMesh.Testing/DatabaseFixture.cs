@@ -50,6 +50,23 @@ public sealed class DatabaseFixture : IAsyncLifetime
 
     public NxMeshDbContext CreateDbContext() => DesignTimeDbContextFactory.Create(ConnectionString);
 
+    /// <summary>Every row of <paramref name="sql"/> as its column values (DBNull for NULL), for asserting raw storage.</summary>
+    public async Task<List<object?[]>> QueryAsync(string sql)
+    {
+        await using var connection = new NpgsqlConnection(ConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        await using var reader = await command.ExecuteReaderAsync();
+        var rows = new List<object?[]>();
+        while (await reader.ReadAsync())
+        {
+            var row = new object?[reader.FieldCount];
+            reader.GetValues(row!);
+            rows.Add(row);
+        }
+        return rows;
+    }
+
     /// <summary>Empties every application table (the migrations history stays).</summary>
     public async Task ResetAsync()
     {
