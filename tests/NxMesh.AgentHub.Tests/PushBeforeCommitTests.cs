@@ -29,17 +29,8 @@ public sealed class PushBeforeCommitTests(DatabaseFixture database) : IAsyncLife
     [Fact]
     public async Task A_success_recorded_before_the_desired_update_commits_ends_applied_equal_desired()
     {
-        var workspaceId = await Seed.WorkspaceAsync(database);
-        var (agentId, credential) = await Seed.EnrolledAgentAsync(database, workspaceId);
-        await Seed.VirtualHostAsync(database, workspaceId, "a.example.com");
-        await using var hub = new HubFactory(database, new() { ["AgentHub:DesiredRefreshSeconds"] = "600" });
-        var (agent, first) = await Fleet.InSyncAsync(hub, agentId, credential);
-        await using var __ = agent;
-        await SlowDesiredUpdatesAsync();
-
-        await Seed.VirtualHostAsync(database, workspaceId, "b.example.com");
-        await Seed.OutboxAsync(database, workspaceId);
-        var update = await agent.ConfigUpdateAsync(TimeSpan.FromSeconds(10));
+        await using var change = await ChangeWhileTheDesiredUpdateSleepsAsync();
+        var (agentId, agent, first, update) = (change.AgentId, change.Agent, change.First, change.Update);
 
         Assert.NotEqual(first.ConfigId, update.ConfigId);
         Assert.Equal(first.Version + 1, update.Version);
@@ -63,17 +54,8 @@ public sealed class PushBeforeCommitTests(DatabaseFixture database) : IAsyncLife
     [Fact]
     public async Task A_row_changed_between_the_read_and_the_update_is_sent_its_committed_version()
     {
-        var workspaceId = await Seed.WorkspaceAsync(database);
-        var (agentId, credential) = await Seed.EnrolledAgentAsync(database, workspaceId);
-        await Seed.VirtualHostAsync(database, workspaceId, "a.example.com");
-        await using var hub = new HubFactory(database, new() { ["AgentHub:DesiredRefreshSeconds"] = "600" });
-        var (agent, first) = await Fleet.InSyncAsync(hub, agentId, credential);
-        await using var __ = agent;
-        await SlowDesiredUpdatesAsync();
-
-        await Seed.VirtualHostAsync(database, workspaceId, "b.example.com");
-        await Seed.OutboxAsync(database, workspaceId);
-        var planned = await agent.ConfigUpdateAsync(TimeSpan.FromSeconds(10));
+        await using var change = await ChangeWhileTheDesiredUpdateSleepsAsync();
+        var (agentId, agent, first, planned) = (change.AgentId, change.Agent, change.First, change.Update);
         // Another writer advances the version (same id) while the recompute's UPDATE sleeps: that UPDATE misses.
         await using (var db = database.CreateDbContext())
         {
@@ -90,6 +72,49 @@ public sealed class PushBeforeCommitTests(DatabaseFixture database) : IAsyncLife
         await Fleet.ApplyAsync(agent, committed);
         await Wait.UntilAsync(async () => (await RowAsync(agentId)) is { AppliedConfigVersion: var v, AppliedConfigId: var id } && v == committed.Version && id == committed.ConfigId,
             TimeSpan.FromSeconds(10), "the committed version applied");
+    }
+
+    /// <summary>
+    /// One agent in sync with a one-host workspace behind a hub; then the desired-id UPDATE is made slow, a second host
+    /// is added and announced, and the resulting push is received (before that UPDATE commits).
+    /// </summary>
+    private async Task<Change> ChangeWhileTheDesiredUpdateSleepsAsync()
+    {
+        var workspaceId = await Seed.WorkspaceAsync(database);
+        var (agentId, credential) = await Seed.EnrolledAgentAsync(database, workspaceId);
+        await Seed.VirtualHostAsync(database, workspaceId, "a.example.com");
+        var hub = new HubFactory(database, new() { ["AgentHub:DesiredRefreshSeconds"] = "600" });
+        try
+        {
+            var (agent, first) = await Fleet.InSyncAsync(hub, agentId, credential);
+            try
+            {
+                await SlowDesiredUpdatesAsync();
+                await Seed.VirtualHostAsync(database, workspaceId, "b.example.com");
+                await Seed.OutboxAsync(database, workspaceId);
+                var update = await agent.ConfigUpdateAsync(TimeSpan.FromSeconds(10));
+                return new(hub, agentId, agent, first, update);
+            }
+            catch
+            {
+                await agent.DisposeAsync();
+                throw;
+            }
+        }
+        catch
+        {
+            await hub.DisposeAsync();
+            throw;
+        }
+    }
+
+    private sealed record Change(HubFactory Hub, Guid AgentId, TestAgent Agent, ConfigUpdate First, ConfigUpdate Update) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            await Agent.DisposeAsync();
+            await Hub.DisposeAsync();
+        }
     }
 
     /// <summary>
