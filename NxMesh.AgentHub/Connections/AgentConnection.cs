@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Threading.Channels;
 using Grpc.Core;
 using NxMesh.Data.Entities;
@@ -19,7 +20,7 @@ namespace NxMesh.AgentHub.Connections;
 /// </remarks>
 internal sealed class AgentConnection
 {
-    private readonly Channel<MasterMessage> _outgoing;
+    private readonly Channel<Outgoing> _outgoing;
     private readonly CancellationTokenSource _call;
     private readonly CancellationToken _closedToken;
     private string? _closeReason;
@@ -31,7 +32,7 @@ internal sealed class AgentConnection
         AgentId = agentId;
         WorkspaceId = workspaceId;
         Epoch = epoch;
-        _outgoing = Channel.CreateBounded<MasterMessage>(new BoundedChannelOptions(queueCapacity)
+        _outgoing = Channel.CreateBounded<Outgoing>(new BoundedChannelOptions(queueCapacity)
         {
             SingleReader = true,
             FullMode = BoundedChannelFullMode.Wait,
@@ -80,14 +81,15 @@ internal sealed class AgentConnection
     public ConcurrentDictionary<string, string> PendingCommands => LazyInitializer.EnsureInitialized(ref _pendingCommands);
     public bool HasPendingCommands => Volatile.Read(ref _pendingCommands) is { IsEmpty: false };
 
-    public bool TryEnqueue(MasterMessage message)
+    /// <summary>Queues a message for the writer; with a <paramref name="round"/>, its enqueue → written time is recorded there.</summary>
+    public bool TryEnqueue(MasterMessage message, WriteRound? round = null)
     {
         if (_closedToken.IsCancellationRequested)
         {
             return false;
         }
         message.Timestamp = message.Timestamp == 0 ? DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() : message.Timestamp;
-        if (_outgoing.Writer.TryWrite(message))
+        if (_outgoing.Writer.TryWrite(new Outgoing(message, Stopwatch.GetTimestamp(), round)))
         {
             return true;
         }
@@ -123,9 +125,11 @@ internal sealed class AgentConnection
     {
         try
         {
-            await foreach (var message in _outgoing.Reader.ReadAllAsync(Closed))
+            await foreach (var (message, enqueuedAt, round) in _outgoing.Reader.ReadAllAsync(Closed))
             {
+                var dequeuedAt = round is null ? 0 : Stopwatch.GetTimestamp();
                 await stream.WriteAsync(message, Closed);
+                round?.Record(enqueuedAt, dequeuedAt, Stopwatch.GetTimestamp());
             }
         }
         catch (Exception ex) when (ex is OperationCanceledException or IOException or InvalidOperationException)
@@ -137,4 +141,7 @@ internal sealed class AgentConnection
             Close(DisconnectReasons.ConnectionClosed);
         }
     }
+
+    /// <summary>A queued message and when it was queued (a struct in the channel's buffer: no allocation per message).</summary>
+    private readonly record struct Outgoing(MasterMessage Message, long EnqueuedAt, WriteRound? Round);
 }

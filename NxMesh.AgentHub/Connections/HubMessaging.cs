@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json.Nodes;
 using NxMesh.AgentHub.Push;
 using NxMesh.Data.Messaging;
@@ -68,7 +69,7 @@ internal sealed class HubMessaging(IConnectionMultiplexer redis, ConnectionRegis
         }
         if (Guid.TryParse((string?)message["workspace_id"], out var workspaceId))
         {
-            recompute.Notify(workspaceId, (string?)message["traceparent"]);
+            recompute.Notify(workspaceId, (string?)message["traceparent"], NotificationAge.OnArrival(message));
         }
     }
 
@@ -106,6 +107,26 @@ internal sealed class HubMessaging(IConnectionMultiplexer redis, ConnectionRegis
             logger.LogWarning(ex, "Ignoring a malformed hub message.");
         }
     }
+}
+
+/// <summary>
+/// How old a relayed change was when this instance received it (wall clock; Api, Redis and hub share a machine or
+/// a synchronized clock): ms from the publish to the arrival, and from the outbox row's creation (inside the writer's
+/// request, before its commit) to the publish. Null fields: the sender did not say.
+/// </summary>
+internal readonly record struct NotificationAge(double? SincePublishMs, double? CreateToPublishMs)
+{
+    public static NotificationAge OnArrival(JsonObject message)
+    {
+        var now = OutboxMessages.UnixMs(DateTimeOffset.UtcNow);
+        var published = (double?)message["published_at_ms"];
+        var created = (double?)message["created_at_ms"];
+        return new NotificationAge(now - published, published - created);
+    }
+
+    public override string ToString() =>
+        $"{(SincePublishMs is { } p ? Math.Round(p, 1).ToString(CultureInfo.InvariantCulture) : "?")} ms after its publish"
+        + (CreateToPublishMs is { } c ? $" ({Math.Round(c, 1).ToString(CultureInfo.InvariantCulture)} ms from the outbox row's creation to the publish)" : "");
 }
 
 /// <summary>The last <c>capacity</c> ids seen, in arrival order: <see cref="Add"/> is false for an id still remembered.</summary>

@@ -21,6 +21,10 @@ internal sealed class DesiredConfigBatch(NxMeshDbContext db, DesiredConfigBuilde
 {
     private const int MaxAttempts = 3;
 
+    /// <summary>Label keys by length, then ordinal: jsonb's order of object keys.</summary>
+    private static readonly Comparer<string> CanonicalOrder = Comparer<string>.Create(
+        (a, b) => a.Length != b.Length ? a.Length.CompareTo(b.Length) : string.CompareOrdinal(a, b));
+
     /// <summary>The agents' rows (labels, desired id/version); ids without a row in this workspace are absent.</summary>
     public Task<List<AgentRow>> ReadAsync(Guid workspaceId, IReadOnlyCollection<Guid> agentIds, CancellationToken cancellationToken)
     {
@@ -38,9 +42,10 @@ internal sealed class DesiredConfigBatch(NxMeshDbContext db, DesiredConfigBuilde
         var built = new Dictionary<string, Proto.ConfigUpdate>(StringComparer.Ordinal);
         // (config_id, version) → the one shared instance.
         var shared = new Dictionary<(string, long), Proto.ConfigUpdate>();
+        var keyBuilder = new StringBuilder();
         foreach (var row in rows)
         {
-            var key = TargetSetKey(source, row);
+            var key = TargetSetKey(source, row, keyBuilder);
             if (!built.TryGetValue(key, out var update))
             {
                 update = builder.Build(source, row.Id, row.Labels);
@@ -147,15 +152,47 @@ internal sealed class DesiredConfigBatch(NxMeshDbContext db, DesiredConfigBuilde
         return update;
     }
 
-    private static string TargetSetKey(WorkspaceConfigSource source, AgentRow row)
+    /// <summary>
+    /// Equal for rows with equal labels and agent-specific targets. Labels are appended in one canonical order, key
+    /// length then ordinal — the order jsonb stores object keys in, so rows read from the database are already in it
+    /// and are only checked (at 10,000 rows, sorting every row's labels was half of the plan's time); labels in any
+    /// other order are sorted.
+    /// </summary>
+    private static string TargetSetKey(WorkspaceConfigSource source, AgentRow row, StringBuilder key)
     {
-        var key = new StringBuilder();
-        foreach (var (name, value) in row.Labels.OrderBy(p => p.Key, StringComparer.Ordinal))
+        key.Clear();
+        if (InCanonicalOrder(row.Labels))
         {
-            // Label keys and values cannot contain '\n' or '\0' (Kubernetes syntax): unambiguous separators.
-            key.Append(name).Append('\0').Append(value).Append('\n');
+            foreach (var (name, value) in row.Labels)
+            {
+                AppendLabel(key, name, value);
+            }
+        }
+        else
+        {
+            foreach (var (name, value) in row.Labels.OrderBy(p => p.Key, CanonicalOrder))
+            {
+                AppendLabel(key, name, value);
+            }
         }
         return key.Append('\u0001').Append(DesiredConfigBuilder.AgentSpecificKey(source, row.Id)).ToString();
+    }
+
+    // Label keys and values cannot contain '\n' or '\0' (Kubernetes syntax): unambiguous separators.
+    private static void AppendLabel(StringBuilder key, string name, string value) => key.Append(name).Append('\0').Append(value).Append('\n');
+
+    private static bool InCanonicalOrder(Dictionary<string, string> labels)
+    {
+        string? previous = null;
+        foreach (var name in labels.Keys)
+        {
+            if (previous is not null && CanonicalOrder.Compare(previous, name) >= 0)
+            {
+                return false;
+            }
+            previous = name;
+        }
+        return true;
     }
 
 }

@@ -28,14 +28,14 @@ internal sealed class WorkspaceRecompute(ConnectionRegistry registry, ConfigPush
     private readonly ConcurrentDictionary<Guid, Pending> _pending = new();
 
     /// <summary>Something the workspace's configs are built from changed: re-evaluate all its agents here.</summary>
-    public void Notify(Guid workspaceId, string? traceparent = null) => Schedule(workspaceId, pending =>
+    public void Notify(Guid workspaceId, string? traceparent = null, NotificationAge? age = null) => Schedule(workspaceId, pending =>
     {
         pending.All = true;
         if (traceparent is { Length: > 0 })
         {
             pending.Traceparent = traceparent;
         }
-    });
+    }, age);
 
     /// <summary>A connection reported health before its desired config was resolved: resolve it in the next batch.</summary>
     public void RequestResolve(AgentConnection connection) => Schedule(connection.WorkspaceId, pending => pending.Connections.Add(connection));
@@ -52,7 +52,7 @@ internal sealed class WorkspaceRecompute(ConnectionRegistry registry, ConfigPush
             .MarkRunningDesiredAsync([(connection.AgentId, connection.Epoch, configId)], cancellationToken);
     }
 
-    private void Schedule(Guid workspaceId, Action<Pending> add)
+    private void Schedule(Guid workspaceId, Action<Pending> add, NotificationAge? age = null)
     {
         var pending = _pending.GetOrAdd(workspaceId, _ => new Pending());
         TimeSpan delay;
@@ -65,6 +65,7 @@ internal sealed class WorkspaceRecompute(ConnectionRegistry registry, ConfigPush
             }
             pending.Scheduled = true;
             pending.RequestedAt = time.GetTimestamp();
+            pending.Age = age;
             delay = pending.LastStart is { } last ? options.Value.Debounce - time.GetElapsedTime(last) : TimeSpan.Zero;
         }
         _ = RunAsync(workspaceId, pending, delay);
@@ -90,9 +91,10 @@ internal sealed class WorkspaceRecompute(ConnectionRegistry registry, ConfigPush
                 string? traceparent;
                 List<AgentConnection> requested;
                 long requestedAt;
+                NotificationAge? age;
                 lock (pending)
                 {
-                    (all, traceparent, requested, requestedAt) = (pending.All, pending.Traceparent, [.. pending.Connections], pending.RequestedAt);
+                    (all, traceparent, requested, requestedAt, age) = (pending.All, pending.Traceparent, [.. pending.Connections], pending.RequestedAt, pending.Age);
                     pending.All = false;
                     pending.Traceparent = null;
                     pending.Connections.Clear();
@@ -101,7 +103,12 @@ internal sealed class WorkspaceRecompute(ConnectionRegistry registry, ConfigPush
                 }
                 using var activity = all ? HubTracing.Start("recompute workspace config", traceparent) : HubTracing.StartRoot("resolve desired config", ActivityKind.Internal);
                 activity?.SetTag("nxmesh.workspace_id", workspaceId.ToString("D"));
-                await RecomputeAsync(workspaceId, all, requested, Activity.Current?.Id ?? traceparent, requestedAt, stopping);
+                if (activity is not null && age is { } arrived)
+                {
+                    activity.SetTag("nxmesh.notification.age_ms", arrived.SincePublishMs);
+                    activity.SetTag("nxmesh.notification.create_to_publish_ms", arrived.CreateToPublishMs);
+                }
+                await RecomputeAsync(workspaceId, all, requested, Activity.Current?.Id ?? traceparent, requestedAt, age, stopping);
             }
         }
         catch (OperationCanceledException) when (stopping.IsCancellationRequested)
@@ -118,9 +125,9 @@ internal sealed class WorkspaceRecompute(ConnectionRegistry registry, ConfigPush
     }
 
     private async Task RecomputeAsync(Guid workspaceId, bool all, List<AgentConnection> requested, string? traceparent, long requestedAt,
-        CancellationToken stopping)
+        NotificationAge? age, CancellationToken stopping)
     {
-        var trace = new RunTrace(time, requestedAt);
+        var trace = new RunTrace(time, requestedAt, age);
         // Evaluated with the Health trigger (a re-push may heal) when their health report asked for the resolve.
         var fromHealth = requested.Where(c => !c.Closed.IsCancellationRequested).ToHashSet();
         var connections = all ? registry.InWorkspace(workspaceId) : [.. fromHealth];
@@ -158,6 +165,10 @@ internal sealed class WorkspaceRecompute(ConnectionRegistry registry, ConfigPush
         var now = time.GetUtcNow();
         var reconcile = new List<(Guid, long, string)>();
         var pushed = 0;
+        // The writers time this run's pushes (enqueue → written), summarized once the last is written.
+        var runContext = Activity.Current?.Context;
+        var round = new WriteRound(Stopwatch.GetTimestamp() - (long)(time.GetElapsedTime(requestedAt).TotalSeconds * Stopwatch.Frequency),
+            connections.Count, summary => ReportWrites(workspaceId, summary, runContext));
         foreach (var connection in connections)
         {
             if (!plan.Desired.TryGetValue(connection.AgentId, out var update))
@@ -166,9 +177,10 @@ internal sealed class WorkspaceRecompute(ConnectionRegistry registry, ConfigPush
                 connection.Close(DisconnectReasons.ConnectionClosed);
                 continue;
             }
-            pushed += await EvaluateAsync(connection, update, fromHealth.Contains(connection), traceparent, now, reconcile) ? 1 : 0;
+            pushed += await EvaluateAsync(connection, update, fromHealth.Contains(connection), traceparent, now, reconcile, round) ? 1 : 0;
         }
         trace.Mark("enqueued");
+        round.Seal(pushed);
         var missed = await batch.CommitAsync(plan, stopping);
         trace.Mark("committed");
         if (missed.Count > 0)
@@ -202,9 +214,32 @@ internal sealed class WorkspaceRecompute(ConnectionRegistry registry, ConfigPush
         }
     }
 
+    /// <summary>The writers sent a run's pushes: one log line, and a span in the run's trace carrying the figures.</summary>
+    private void ReportWrites(Guid workspaceId, WriteSummary summary, ActivityContext? runContext)
+    {
+        logger.LogInformation("Workspace {WorkspaceId}: pushes {Writes}.", workspaceId, summary);
+        using var activity = runContext is { } parent
+            ? HubTracing.Source.StartActivity("config push writes", ActivityKind.Internal, parent)
+            : HubTracing.StartRoot("config push writes", ActivityKind.Internal);
+        if (activity is null)
+        {
+            return;
+        }
+        activity.SetTag("nxmesh.workspace_id", workspaceId.ToString("D"));
+        activity.SetTag("nxmesh.writes.written", summary.Written);
+        activity.SetTag("nxmesh.writes.enqueued", summary.Enqueued);
+        activity.SetTag("nxmesh.writes.dequeued_p50_ms", summary.Wake.P50);
+        activity.SetTag("nxmesh.writes.dequeued_p99_ms", summary.Wake.P99);
+        activity.SetTag("nxmesh.writes.written_p50_ms", summary.EnqueueToWritten.P50);
+        activity.SetTag("nxmesh.writes.written_p99_ms", summary.EnqueueToWritten.P99);
+        activity.SetTag("nxmesh.writes.written_max_ms", summary.EnqueueToWritten.Max);
+        activity.SetTag("nxmesh.writes.first_ms", summary.FirstWrittenMs);
+        activity.SetTag("nxmesh.writes.last_ms", summary.LastWrittenMs);
+    }
+
     /// <summary>Evaluates one connection under its PushLock; true when it enqueued a push.</summary>
     private async Task<bool> EvaluateAsync(AgentConnection connection, Protocol.V1.ConfigUpdate update, bool fromHealth, string? traceparent,
-        DateTimeOffset now, List<(Guid, long, string)> reconcile)
+        DateTimeOffset now, List<(Guid, long, string)> reconcile, WriteRound? round = null)
     {
         try
         {
@@ -217,7 +252,7 @@ internal sealed class WorkspaceRecompute(ConnectionRegistry registry, ConfigPush
         try
         {
             var sent = connection.LastPushAt;
-            if (pusher.Evaluate(connection, update, fromHealth ? PushTrigger.Health : PushTrigger.Change, traceparent ?? "", now))
+            if (pusher.Evaluate(connection, update, fromHealth ? PushTrigger.Health : PushTrigger.Change, traceparent ?? "", now, round))
             {
                 reconcile.Add((connection.AgentId, connection.Epoch, update.ConfigId));
             }
@@ -255,7 +290,7 @@ internal sealed class WorkspaceRecompute(ConnectionRegistry registry, ConfigPush
     }
 
     /// <summary>Milliseconds from the first request a run covers to each of its stages (the log line and span events).</summary>
-    private sealed class RunTrace(TimeProvider time, long requestedAt)
+    private sealed class RunTrace(TimeProvider time, long requestedAt, NotificationAge? age)
     {
         private readonly List<(string Stage, double Ms)> _marks = [("started", Math.Round(time.GetElapsedTime(requestedAt).TotalMilliseconds, 1))];
 
@@ -265,7 +300,8 @@ internal sealed class WorkspaceRecompute(ConnectionRegistry registry, ConfigPush
             Activity.Current?.AddEvent(new ActivityEvent(stage));
         }
 
-        public override string ToString() => string.Join(", ", _marks.Select(m => $"{m.Stage} {m.Ms}"));
+        public override string ToString() => string.Join(", ", _marks.Select(m => $"{m.Stage} {m.Ms}"))
+            + (age is { } a ? $"; the notification arrived {a}" : "");
     }
 
     /// <summary>What the next run of a workspace covers; mutated under its own lock.</summary>
@@ -276,6 +312,8 @@ internal sealed class WorkspaceRecompute(ConnectionRegistry registry, ConfigPush
         public long? LastStart { get; set; }
         /// <summary>When the first request the next run covers arrived (<see cref="TimeProvider.GetTimestamp"/>).</summary>
         public long RequestedAt { get; set; }
+        /// <summary>How old that first request's notification was on arrival (relayed changes only).</summary>
+        public NotificationAge? Age { get; set; }
         public bool All { get; set; }
         public string? Traceparent { get; set; }
         public HashSet<AgentConnection> Connections { get; } = [];

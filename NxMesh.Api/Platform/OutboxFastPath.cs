@@ -120,7 +120,8 @@ internal sealed class OutboxFastPath(IConnectionMultiplexer redis, ILogger<Outbo
             {
                 // Fire and forget: the request does not wait for Redis; the relay covers a lost message.
                 subscriber.Publish(RedisChannel.Literal(HubChannels.Outbox),
-                    OutboxMessages.RelayMessage(row.Id, row.Type, row.WorkspaceId, row.Payload, row.TraceParent), CommandFlags.FireAndForget);
+                    OutboxMessages.RelayMessage(row.Id, row.Type, row.WorkspaceId, row.Payload, row.TraceParent, row.CreatedAt),
+                    CommandFlags.FireAndForget);
             }
         }
         catch (RedisException ex)

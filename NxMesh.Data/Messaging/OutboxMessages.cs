@@ -29,16 +29,24 @@ public static class OutboxMessages
 
     /// <summary>
     /// The message of a committed row on <see cref="HubChannels.Outbox"/>, <c>{id, type, workspace_id, payload,
-    /// traceparent}</c>: published by the AgentHub's relay and, right after its commit, by the writer itself.
+    /// traceparent, published_at_ms, created_at_ms}</c>: published by the AgentHub's relay and, right after its commit,
+    /// by the writer itself. The two wall-clock times (Unix ms, fractional) let the receiver log how old a
+    /// notification is on arrival and how long the writer took from the row's creation to its publish.
     /// </summary>
-    public static string RelayMessage(long id, string type, Guid? workspaceId, string payloadJson, string? traceParent) => new JsonObject
+    public static string RelayMessage(long id, string type, Guid? workspaceId, string payloadJson, string? traceParent,
+        DateTimeOffset? createdAt = null) => new JsonObject
     {
         ["id"] = id,
         ["type"] = type,
         ["workspace_id"] = workspaceId?.ToString("D"),
         ["payload"] = JsonNode.Parse(payloadJson),
         ["traceparent"] = traceParent,
+        ["published_at_ms"] = UnixMs(DateTimeOffset.UtcNow),
+        ["created_at_ms"] = createdAt is { } created ? UnixMs(created) : null,
     }.ToJsonString();
+
+    /// <summary>Wall-clock milliseconds since the Unix epoch, to 0.001 ms (the unit of <see cref="RelayMessage"/>'s times).</summary>
+    public static double UnixMs(DateTimeOffset at) => Math.Round((at.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) / (double)TimeSpan.TicksPerMillisecond, 3);
 
     private sealed record ConfigChangedPayload(
         [property: JsonPropertyName("workspace_id")] Guid WorkspaceId,
