@@ -73,7 +73,7 @@ internal static class AgentListQuery
         LabelSelector selector, (int Page, int PerPage) paging, CancellationToken cancellationToken)
     {
         var parameters = Parameters(workspaceId, userId, paging);
-        var filter = Filter(selector, parameters, null);
+        var filter = Filter(selector, parameters, null, walk: true);
         var sql = $"""
             SELECT acc.role, acc.generation, NULL::int AS total, {Columns}
             FROM {Access}
@@ -145,13 +145,20 @@ internal static class AgentListQuery
         new() { Value = (paging.Page - 1L) * paging.PerPage, NpgsqlDbType = NpgsqlDbType.Bigint },
     ];
 
-    private static string Filter(LabelSelector selector, List<NpgsqlParameter> parameters, AgentState? state)
+    /// <summary>
+    /// The selector as SQL. For the walk it is wrapped in <c>IS TRUE</c> (same rows: a NULL condition excludes the row
+    /// either way), which no index can serve: a generic plan cannot see the selector's values, and left the choice it
+    /// took the GIN index and sorted every match (Postgres ≈ 4.6 ms per request at 10,000 agents); without that
+    /// choice the page walks ix_agents_workspace_id_name in order and stops after the page.
+    /// </summary>
+    private static string Filter(LabelSelector selector, List<NpgsqlParameter> parameters, AgentState? state, bool walk = false)
     {
-        var filter = "a.workspace_id = $1 AND " + LabelSelectorSql.Condition(selector, "a.labels", value =>
+        var condition = LabelSelectorSql.Condition(selector, "a.labels", value =>
         {
             parameters.Add(new NpgsqlParameter { Value = value, NpgsqlDbType = NpgsqlDbType.Text });
             return "$" + parameters.Count;
         });
+        var filter = "a.workspace_id = $1 AND " + (walk ? $"({condition}) IS TRUE" : condition);
         if (state is { } s)
         {
             parameters.Add(new NpgsqlParameter { Value = EnumNames.ToSnakeCase(s), NpgsqlDbType = NpgsqlDbType.Text });
