@@ -1,6 +1,5 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Logging;
@@ -65,8 +64,7 @@ public static class Extensions
                         && !context.Request.Path.StartsWithSegments(AlivenessEndpointPath)
                         && !context.Request.Path.Equals(AgentStreamPath, StringComparison.Ordinal))
                 .AddGrpcClientInstrumentation()
-                .AddHttpClientInstrumentation()
-                .ConfigureSampling(builder.Configuration));
+                .AddHttpClientInstrumentation());
 
         if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
         {
@@ -74,19 +72,6 @@ public static class Extensions
         }
         return builder;
     }
-
-    /// <summary>
-    /// Trace sampling (issue 9). The standard <c>OTEL_TRACES_SAMPLER</c> / <c>OTEL_TRACES_SAMPLER_ARG</c> choose the
-    /// sampler (the SDK reads them; e.g. <c>parentbased_traceidratio</c> and <c>0.1</c>). When neither a sampler nor an
-    /// OTLP endpoint is configured, no span would ever leave the process, yet the default (AlwaysOn) records every
-    /// request's Activity and its tags: here spans are then not recorded. Activities still exist with their W3C ids
-    /// (the SDK samples a dropped root as propagation-only), so <c>traceparent</c> keeps flowing into outbox rows and
-    /// commands, and an in-process <see cref="System.Diagnostics.ActivityListener"/> still gets recorded spans.
-    /// </summary>
-    public static TracerProviderBuilder ConfigureSampling(this TracerProviderBuilder tracing, IConfiguration configuration) =>
-        string.IsNullOrWhiteSpace(configuration["OTEL_TRACES_SAMPLER"]) && string.IsNullOrWhiteSpace(configuration["OTEL_EXPORTER_OTLP_ENDPOINT"])
-            ? tracing.SetSampler(new AlwaysOffSampler())
-            : tracing;
 
     public static TBuilder AddDefaultHealthChecks<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
     {

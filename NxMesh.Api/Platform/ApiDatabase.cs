@@ -42,7 +42,12 @@ internal sealed class AgentListDataSource(IConfiguration configuration) : IAsync
 
     private static string Generic(string connectionString)
     {
-        var builder = new NpgsqlConnectionStringBuilder(connectionString) { MaxAutoPrepare = 16, AutoPrepareMinUsages = 2, MaxPoolSize = MaxPoolSize };
+        // No reset on close: the walk sets no session state, and the reset Npgsql otherwise sends with the next
+        // command (CLOSE ALL, UNLISTEN *, advisory unlock, DISCARD …) was a second transaction per request.
+        var builder = new NpgsqlConnectionStringBuilder(connectionString)
+        {
+            MaxAutoPrepare = 16, AutoPrepareMinUsages = 2, MaxPoolSize = MaxPoolSize, NoResetOnClose = true,
+        };
         builder.Options = $"{builder.Options} -c plan_cache_mode=force_generic_plan".Trim();
         return builder.ConnectionString;
     }
