@@ -41,6 +41,7 @@ internal static class Extensions
         builder.Services.AddScoped<AuditTrail>();
         builder.Services.AddSingleton<AgentCommandClient>();
         builder.Services.AddSingleton<AgentCountCache>();
+        builder.Services.AddSingleton<AgentListDataSource>();
         builder.Services.AddSingleton<IAgentCommands, RedisAgentCommands>();
         builder.Services.AddScoped<DesiredConfigBuilder>();
         builder.Services.AddScoped<DesiredConfigService>();

@@ -14,23 +14,32 @@ internal sealed class AgentCountCache
     /// <summary>Bounded: past this many (workspace, selector) pairs the cache starts over.</summary>
     private const int MaxEntries = 10_000;
 
-    private readonly ConcurrentDictionary<(Guid Workspace, string Selector), (long Generation, int Total)> _totals = new();
+    private readonly ConcurrentDictionary<(Guid Workspace, string Selector), Entry> _totals = new();
     private long _hits;
+    private long _walks;
 
     /// <summary>Lists answered without counting (tests read it).</summary>
     public long Hits => Interlocked.Read(ref _hits);
 
-    public bool TryGet(Guid workspaceId, string selector, out (long Generation, int Total) entry) =>
+    /// <summary>Lists answered by the name-order walk on a generic plan (tests read it).</summary>
+    public long Walks => Interlocked.Read(ref _walks);
+
+    public bool TryGet(Guid workspaceId, string selector, out Entry entry) =>
         _totals.TryGetValue((workspaceId, selector), out entry);
 
     public void Hit() => Interlocked.Increment(ref _hits);
 
-    public void Set(Guid workspaceId, string selector, long generation, int total)
+    public void Walked() => Interlocked.Increment(ref _walks);
+
+    public void Set(Guid workspaceId, string selector, Entry entry)
     {
         if (_totals.Count >= MaxEntries)
         {
             _totals.Clear();
         }
-        _totals[(workspaceId, selector)] = (generation, total);
+        _totals[(workspaceId, selector)] = entry;
     }
+
+    /// <summary>The total at one generation, and the workspace's agent count then (how far a name-order walk reads).</summary>
+    public readonly record struct Entry(long Generation, int Total, int WorkspaceAgents);
 }

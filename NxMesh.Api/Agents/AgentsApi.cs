@@ -62,7 +62,7 @@ public static class AgentsApi
     }
 
     private static async Task<Ok<Paged<AgentResponse>>> ListAsync([FromRoute(Name = "workspace_id")] Guid workspaceId, [AsParameters] PageQuery page,
-        [AsParameters] AgentListFilter filter, NxMeshDbContext db, AgentCountCache counts, CurrentUser user, CancellationToken cancellationToken)
+        [AsParameters] AgentListFilter filter, NxMeshDbContext db, AgentCountCache counts, AgentListDataSource walks, CurrentUser user, CancellationToken cancellationToken)
     {
         var v = new Validator();
         var paging = page.Resolve(v);
@@ -85,7 +85,7 @@ public static class AgentsApi
         v.ThrowIfInvalid();
         // The selector becomes SQL over the jsonb labels (same results as LabelSelector.Matches, which AgentHub uses
         // for targets); access, count and page are one statement (AgentListQuery): 10,000 agents are never loaded.
-        return TypedResults.Ok(await AgentListQuery.RunAsync(db, counts, workspaceId, user.Id, OrganizationRole.Viewer, selector, state, paging, cancellationToken));
+        return TypedResults.Ok(await AgentListQuery.RunAsync(db, counts, walks, workspaceId, user.Id, OrganizationRole.Viewer, selector, state, paging, cancellationToken));
     }
 
     private static async Task<Ok<AgentDetailResponse>> GetAsync([FromRoute(Name = "agent_id")] Guid agentId, NxMeshDbContext db, TenantAccess access, CancellationToken cancellationToken)

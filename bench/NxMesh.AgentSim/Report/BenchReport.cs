@@ -112,4 +112,16 @@ public sealed record RestResult(
     long Errors,
     double ApiCpuPercentOfOneCore,
     double PostgresCpuPercentOfOneCore,
-    long ApiRssBytes);
+    long ApiRssBytes)
+{
+    /// <summary>Per process: CPU in a quiet window before the load and in the load window, and per request.</summary>
+    public IReadOnlyList<RestCpuShare> Cpu { get; init; } = [];
+    public double QuietSeconds { get; init; }
+    public double LoadSeconds { get; init; }
+    public double PostgresTransactionsPerSecondQuiet { get; init; }
+    public double PostgresTransactionsPerSecondLoad { get; init; }
+}
+
+/// <summary>One process's CPU (100 % = one core) in the REST scenario's quiet and load windows; CPU ms per request.</summary>
+public sealed record RestCpuShare(string Process, double QuietPercentOfOneCore, double LoadPercentOfOneCore, double? MillisecondsPerRequest,
+    double? MillisecondsPerRequestAboveQuiet);

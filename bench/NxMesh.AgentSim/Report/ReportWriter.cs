@@ -114,6 +114,20 @@ public static class ReportWriter
             md.AppendLine();
             md.AppendLine(CultureInfo.InvariantCulture, $"`GET {rest.Url}`");
             md.AppendLine();
+            if (rest.Cpu.Count > 0)
+            {
+                md.AppendLine(CultureInfo.InvariantCulture,
+                    $"Where the CPU went (100 % = one core): a quiet window of {F(rest.QuietSeconds)} s with no REST load, then {F(rest.LoadSeconds)} s inside autocannon's run; ms per request = CPU in the load window / requests per second, and the same above the quiet window. Postgres transactions/s: {F(rest.PostgresTransactionsPerSecondQuiet)} quiet, {F(rest.PostgresTransactionsPerSecondLoad)} under load ({(rest.RequestsPerSecond > 0 ? F((rest.PostgresTransactionsPerSecondLoad - rest.PostgresTransactionsPerSecondQuiet) / rest.RequestsPerSecond) : "–")} per request above quiet).");
+                md.AppendLine();
+                md.AppendLine("| process | quiet % | under load % | CPU ms per request | above quiet, ms per request |");
+                md.AppendLine("|---|---:|---:|---:|---:|");
+                foreach (var share in rest.Cpu)
+                {
+                    md.AppendLine(CultureInfo.InvariantCulture,
+                        $"| {share.Process} | {F(share.QuietPercentOfOneCore)} | {F(share.LoadPercentOfOneCore)} | {(share.MillisecondsPerRequest is { } m ? F(m) : "–")} | {(share.MillisecondsPerRequestAboveQuiet is { } a ? F(a) : "–")} |");
+                }
+                md.AppendLine();
+            }
         }
         if (report.Notes.Count > 0)
         {

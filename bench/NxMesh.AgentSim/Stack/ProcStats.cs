@@ -72,6 +72,42 @@ internal static class ProcStats
         return result;
     }
 
+    /// <summary>A process and all its descendants (npx → sh → node autocannon).</summary>
+    public static IReadOnlyList<int> WithDescendants(int pid)
+    {
+        var parents = new Dictionary<int, List<int>>();
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (int.TryParse(Path.GetFileName(dir), NumberStyles.None, CultureInfo.InvariantCulture, out var child))
+            {
+                var parent = ParentPid(child);
+                if (!parents.TryGetValue(parent, out var children))
+                {
+                    parents[parent] = children = [];
+                }
+                children.Add(child);
+            }
+        }
+        var result = new List<int> { pid };
+        for (var i = 0; i < result.Count; i++)
+        {
+            if (parents.TryGetValue(result[i], out var children))
+            {
+                result.AddRange(children);
+            }
+        }
+        return result;
+    }
+
+    /// <summary>Busy CPU seconds of the whole machine, every core (/proc/stat: all but idle and iowait).</summary>
+    public static double MachineBusySeconds()
+    {
+        var fields = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(1)
+            .Select(f => long.Parse(f, CultureInfo.InvariantCulture)).ToArray();
+        // user nice system idle iowait irq softirq steal (guest time is already part of user).
+        return (fields.Take(8).Sum() - fields[3] - fields[4]) / TicksPerSecond;
+    }
+
     /// <summary>The first process whose program is <paramref name="program"/> and whose command line contains every fragment
     /// (e.g. the postmaster of a port, not the runuser that started it).</summary>
     public static int? Find(string program, params string[] fragments)
@@ -111,6 +147,7 @@ internal static class ProcStats
 internal sealed class CpuWindow
 {
     private readonly Func<IReadOnlyList<int>> _pids;
+    private readonly Func<double>? _total;
     private readonly double _startCpu;
     private readonly long _start;
 
@@ -121,7 +158,16 @@ internal sealed class CpuWindow
         _start = Stopwatch.GetTimestamp();
     }
 
-    private double Total() => _pids().Sum(ProcStats.CpuSeconds);
+    /// <summary>A window over any cumulative CPU-seconds counter (e.g. the whole machine).</summary>
+    public CpuWindow(Func<double> cpuSeconds)
+    {
+        _pids = () => [];
+        _total = cpuSeconds;
+        _startCpu = Total();
+        _start = Stopwatch.GetTimestamp();
+    }
+
+    private double Total() => _total is { } total ? total() : _pids().Sum(ProcStats.CpuSeconds);
 
     /// <summary>Percent of one core since the window opened.</summary>
     public double PercentOfOneCore()
