@@ -105,8 +105,8 @@ internal sealed class BenchStack : IAsyncDisposable
         {
             ["Kestrel__Endpoints__grpc__Url"] = $"http://127.0.0.1:{AgentHubGrpcPort}",
             ["Kestrel__Endpoints__http__Url"] = $"http://127.0.0.1:{AgentHubHttpPort}",
-            // Runtime: AgentHub's own runtimeconfig (workstation non-concurrent GC, ConserveMemory 9, no tiered
-            // compilation: NxMesh.AgentHub.csproj) plus the settings only the environment carries, as the AppHost
+            // Runtime: AgentHub's own runtimeconfig (workstation non-concurrent GC, ConserveMemory 9, no dynamic PGO:
+            // NxMesh.AgentHub.csproj) plus the settings only the environment carries, as the AppHost
             // sets them (ControlPlane.AddAgentHub): the benchmark measures the product default; BENCH_AGENTHUB_* overrides.
             ["DOTNET_GCgen0size"] = "0x1000000",
             ["MALLOC_ARENA_MAX"] = "2",
