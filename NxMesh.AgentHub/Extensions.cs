@@ -1,5 +1,6 @@
 using NxMesh.AgentHub.Agents;
 using NxMesh.AgentHub.Alerts;
+using NxMesh.AgentHub.Memory;
 using NxMesh.AgentHub.Telemetry;
 using NxMesh.Data;
 
@@ -18,5 +19,6 @@ internal static class Extensions
         builder.AddAgentHub();
         builder.AddHealthAlerts();
         builder.AddTelemetryIngest();
+        builder.AddHeapTrim();
     }
 }

@@ -105,10 +105,11 @@ internal sealed class BenchStack : IAsyncDisposable
         {
             ["Kestrel__Endpoints__grpc__Url"] = $"http://127.0.0.1:{AgentHubGrpcPort}",
             ["Kestrel__Endpoints__http__Url"] = $"http://127.0.0.1:{AgentHubHttpPort}",
-            // GC: AgentHub's own runtimeconfig (workstation, non-concurrent, ConserveMemory 9: NxMesh.AgentHub.csproj)
-            // plus the one setting only the environment can carry, as the AppHost sets it (ControlPlane.AddAgentHub):
-            // the benchmark measures the product default; BENCH_AGENTHUB_DOTNET_* overrides it for experiments.
+            // Runtime: AgentHub's own runtimeconfig (workstation non-concurrent GC, ConserveMemory 9, no dynamic PGO:
+            // NxMesh.AgentHub.csproj) plus the settings only the environment carries, as the AppHost
+            // sets them (ControlPlane.AddAgentHub): the benchmark measures the product default; BENCH_AGENTHUB_* overrides.
             ["DOTNET_GCgen0size"] = "0x1000000",
+            ["MALLOC_ARENA_MAX"] = "2",
         };
         // Experiments with AgentHub's runtime settings (e.g. BENCH_AGENTHUB_DOTNET_GCgen0size=…) without touching the
         // simulator's or the Api's: the prefix is stripped and the rest passed to AgentHub only; the report lists them.
