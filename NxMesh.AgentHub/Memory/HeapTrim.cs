@@ -13,6 +13,12 @@ public sealed class HeapTrimOptions
     public int CheckIntervalSeconds { get; set; } = 5;
     /// <summary>At most one trim per this interval: each is a blocking full collection (≈ 0.2–1 s at 10,000 agents).</summary>
     public int MinIntervalSeconds { get; set; } = 600;
+    /// <summary>
+    /// The shorter spacing once the fleet has grown or shrunk by <see cref="ResizeFraction"/> since the last trim: a
+    /// fleet that settles at a new size (a rollout, a second wave of agents) is trimmed then, not up to 10 min later.
+    /// </summary>
+    public int MinIntervalAfterResizeSeconds { get; set; } = 60;
+    public double ResizeFraction { get; set; } = 0.25;
     /// <summary>Slack = GC committed bytes − live bytes (heap size after the last GC minus its fragmentation).</summary>
     public long MinSlackBytes { get; set; } = 64L << 20;
     public double MinSlackFraction { get; set; } = 0.15;
@@ -26,16 +32,19 @@ public static class HeapTrimPolicy
 
     /// <summary>
     /// True when the connection count moved by at most 1 % (10 at least) since the previous check — a fleet still
-    /// connecting would grow the heap again right after — no trim ran within the minimum interval, and the slack
-    /// exceeds both thresholds.
+    /// connecting would grow the heap again right after — no trim ran within the minimum interval (the shorter one
+    /// when the fleet's size changed by the resize fraction, 100 agents at least, since the last trim's), and the
+    /// slack exceeds both thresholds.
     /// </summary>
     public static bool ShouldTrim(HeapTrimOptions options, long committedBytes, long heapSizeBytes, long fragmentedBytes,
-        int connections, int previousConnections, TimeSpan? sinceLastTrim)
+        int connections, int previousConnections, TimeSpan? sinceLastTrim, int connectionsAtLastTrim = 0)
     {
         var settled = Math.Abs(connections - previousConnections) <= Math.Max(10, previousConnections / 100);
+        var resized = Math.Abs(connections - connectionsAtLastTrim) >= Math.Max(100, connectionsAtLastTrim * options.ResizeFraction);
+        var interval = TimeSpan.FromSeconds(resized ? Math.Min(options.MinIntervalAfterResizeSeconds, options.MinIntervalSeconds) : options.MinIntervalSeconds);
         var slack = Slack(committedBytes, heapSizeBytes, fragmentedBytes);
         return settled
-            && (sinceLastTrim is null || sinceLastTrim >= TimeSpan.FromSeconds(options.MinIntervalSeconds))
+            && (sinceLastTrim is null || sinceLastTrim >= interval)
             && slack >= options.MinSlackBytes
             && slack >= committedBytes * options.MinSlackFraction;
     }
@@ -76,6 +85,7 @@ public sealed partial class HeapTrim : BackgroundService
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(_options.CheckIntervalSeconds), _time);
         var previous = _connections.Count;
         long? lastTrim = null;
+        var connectionsAtLastTrim = 0;
         try
         {
             while (await timer.WaitForNextTickAsync(stoppingToken))
@@ -84,10 +94,11 @@ public sealed partial class HeapTrim : BackgroundService
                 var info = GC.GetGCMemoryInfo(GCKind.Any);
                 var sinceLastTrim = lastTrim is { } last ? _time.GetElapsedTime(last) : (TimeSpan?)null;
                 if (HeapTrimPolicy.ShouldTrim(_options, info.TotalCommittedBytes, info.HeapSizeBytes, info.FragmentedBytes,
-                        connections, previous, sinceLastTrim))
+                        connections, previous, sinceLastTrim, connectionsAtLastTrim))
                 {
                     Trim(info, connections);
                     lastTrim = _time.GetTimestamp();
+                    connectionsAtLastTrim = connections;
                 }
                 previous = connections;
             }

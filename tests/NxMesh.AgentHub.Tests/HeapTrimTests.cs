@@ -35,7 +35,18 @@ public sealed class HeapTrimTests(DatabaseFixture database)
     [Fact]
     public void No_trim_within_the_minimum_interval_of_the_last()
     {
-        Assert.False(HeapTrimPolicy.ShouldTrim(Defaults, 613 * MiB, 547 * MiB, 70 * MiB, 10_000, 10_000, TimeSpan.FromMinutes(9)));
+        Assert.False(HeapTrimPolicy.ShouldTrim(Defaults, 613 * MiB, 547 * MiB, 70 * MiB, 10_000, 10_000, TimeSpan.FromMinutes(9), connectionsAtLastTrim: 10_000));
+    }
+
+    [Fact]
+    public void A_fleet_that_settled_at_a_new_size_is_trimmed_after_the_shorter_interval()
+    {
+        // Trimmed at 5,000 agents two minutes ago; now settled at 10,000: the 60 s spacing applies, not the 10 min.
+        Assert.True(HeapTrimPolicy.ShouldTrim(Defaults, 613 * MiB, 547 * MiB, 70 * MiB, 10_000, 10_000, TimeSpan.FromMinutes(2), connectionsAtLastTrim: 5_000));
+        Assert.False(HeapTrimPolicy.ShouldTrim(Defaults, 613 * MiB, 547 * MiB, 70 * MiB, 10_000, 10_000, TimeSpan.FromSeconds(30), connectionsAtLastTrim: 5_000));
+        // The same size (within 25 %) keeps the 10 min spacing; so does a change of fewer than 100 agents.
+        Assert.False(HeapTrimPolicy.ShouldTrim(Defaults, 613 * MiB, 547 * MiB, 70 * MiB, 10_000, 10_000, TimeSpan.FromMinutes(2), connectionsAtLastTrim: 9_000));
+        Assert.False(HeapTrimPolicy.ShouldTrim(Defaults, 613 * MiB, 547 * MiB, 70 * MiB, 150, 150, TimeSpan.FromMinutes(2), connectionsAtLastTrim: 100));
     }
 
     [Fact]

@@ -83,7 +83,7 @@ internal sealed partial class ApplyScenario(BenchOptions options, BenchReport re
                 report.Apply.Add(new ApplyResult(size, rendered, agentDistribution, bareDistribution,
                     Ratio.Of(agentDistribution.P50, bareDistribution.P50), agentTimes, bareTimes,
                     stageTimes.Count > 0 ? untilHup : null, stageTimes.Count > 0 ? confirmation : null, stageTimes));
-                log($"Apply: {size} blocks: agent p50 {agentDistribution.P50} ms (up to HUP {untilHup.P50}, confirmation {confirmation.P50}), bare p50 {bareDistribution.P50} ms");
+                log($"Apply: {size} blocks: agent p50 {agentDistribution.P50} ms (up to HUP {untilHup.P50:0.#}, confirmation {confirmation.P50:0.#}), bare p50 {bareDistribution.P50} ms");
             }
         }
         finally
